@@ -1,0 +1,37 @@
+import type { Command } from '../framework';
+import { needArgs } from '../framework';
+import { withEngine } from '../main';
+
+function bytes(n: number | null): string {
+  if (n === null) return 'unknown';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  usage: 'doctor',
+  summary: 'Check this machine: KVM, QEMU, bldy/crosvm, data directory, disk space.',
+  async run(io, { positionals }) {
+    needArgs(positionals, 0, 'doctor');
+    const r = await withEngine(io, (e) => e.invoke('system:doctor', {}));
+    io.print(r, () =>
+      [
+        `platform     ${r.platform} (${r.arch})`,
+        `kvm          ${r.kvm.path}: ${r.kvm.present ? (r.kvm.readWrite ? 'present, read-write' : 'present, NOT read-write (add yourself to the kvm group)') : 'absent (VMs run with TCG, slower)'}`,
+        `qemu         ${r.qemu.path ? `${r.qemu.path} (${r.qemu.version ?? 'version unknown'})` : 'not found'}`,
+        `vmm          ${r.vmm.chosen ? `${r.vmm.chosen} at ${r.vmm.path}` : 'none'}: ${r.vmm.reason}`,
+        `data dir     ${r.dataDir}`,
+        `schema       v${r.schemaVersion}`,
+        `free disk    ${bytes(r.freeDiskBytes)}`,
+      ].join('\n'),
+    );
+    return r.vmm.chosen ? 0 : 7;
+  },
+};

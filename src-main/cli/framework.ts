@@ -1,0 +1,124 @@
+/**
+ * A small command framework for `oklinux`: each command declares its options
+ * (node:util parseArgs), usage and help text; `--help` works everywhere, and
+ * errors map to exit codes that mean something (see `exitCodeFor`).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OkError } from '@core/errors';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface CliIO {
+  json: boolean;
+  home: string | undefined;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Print `data` as one JSON line with --json, else the human text. */
+  print(data: unknown, human: () => string): void;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  description?: string;
+  options?: OptionSpec;
+  /** Sub-commands (e.g. `catalog add`). */
+  sub?: Command[];
+  run?(
+    io: CliIO,
+    args: { positionals: string[]; values: Record<string, string | boolean | string[] | undefined> },
+  ): Promise<number | void>;
+}
+
+export const GLOBAL_OPTIONS: OptionSpec = {
+  json: { type: 'boolean' },
+  home: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export function helpText(cmd: Command, prefix: string): string {
+  const lines = [`Usage: ${prefix} ${cmd.usage}`.trim(), '', cmd.summary];
+  if (cmd.description) lines.push('', cmd.description);
+  if (cmd.sub?.length) {
+    lines.push('', 'Commands:');
+    const w = Math.max(...cmd.sub.map((s) => s.name.length));
+    for (const s of cmd.sub) lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
+  }
+  const opts = Object.entries(cmd.options ?? {});
+  if (opts.length) {
+    lines.push('', 'Options:');
+    for (const [name, o] of opts) {
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+      lines.push(`  ${flag}`);
+    }
+  }
+  lines.push(
+    '',
+    'Global options:',
+    '  --json       machine-readable output',
+    '  --home DIR   data directory (default: $OKLINUX_HOME or the platform data dir)',
+    '  -h, --help   this help',
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** Parse argv for `cmd`, descending into sub-commands. Returns the leaf command and its parsed args. */
+export function resolveCommand(root: Command, argv: string[]): { cmd: Command; path: string[]; rest: string[] } {
+  let cmd = root;
+  const path: string[] = [];
+  let i = 0;
+  // global options may appear before the command name
+  while (cmd.sub && i < argv.length) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      i += a === '--home' ? 2 : 1;
+      continue;
+    }
+    const next = cmd.sub.find((s) => s.name === a);
+    if (!next) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `unknown command "${[...path, a].join(' ')}". Run "oklinux ${path.join(' ')} --help" for the list.`.replace(
+          /\s+--help/,
+          ' --help',
+        ),
+      );
+    }
+    cmd = next;
+    path.push(a);
+    argv = [...argv.slice(0, i), ...argv.slice(i + 1)];
+  }
+  return { cmd, path, rest: argv };
+}
+
+export function parseFor(
+  cmd: Command,
+  rest: string[],
+): { positionals: string[]; values: Record<string, string | boolean | string[] | undefined> } {
+  try {
+    const { positionals, values } = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...(cmd.options ?? {}) },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { positionals, values: values as Record<string, string | boolean | string[] | undefined> };
+  } catch (e) {
+    throw new OkError('INVALID_INPUT', `${(e as Error).message.replace(/\. To specify.*$/s, '')}. See "--help".`);
+  }
+}
+
+export function needArgs(positionals: string[], n: number, usage: string): void {
+  if (positionals.length < n) throw new OkError('INVALID_INPUT', `missing arguments. Usage: oklinux ${usage}`);
+  if (positionals.length > n) {
+    throw new OkError('INVALID_INPUT', `unexpected argument "${positionals[n]}". Usage: oklinux ${usage}`);
+  }
+}
+
+/** Render rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number | null)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}

@@ -1,0 +1,69 @@
+/**
+ * `oklinux`: the command-line front end over the same engine and contract as
+ * the desktop app.
+ */
+import { Engine } from '@core/engine';
+import { OkError, exitCodeFor, toErrorPayload } from '@core/errors';
+import { helpText, parseFor, resolveCommand, type CliIO, type Command } from './framework';
+import { commands } from './commands';
+
+export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const json = argv.includes('--json');
+  const root: Command = {
+    name: 'oklinux',
+    usage: '[--json] [--home DIR] <command> [args]',
+    summary: 'Run okLinux VMs: download kernels, create and start VMs, share host folders over 9p.',
+    sub: commands,
+  };
+  try {
+    const { cmd, path, rest } = resolveCommand(root, argv);
+    const { positionals, values } = parseFor(cmd, rest);
+    const prefix = ['oklinux', ...path.slice(0, -1)].join(' ');
+    if (values.help || !cmd.run) {
+      stdout.write(helpText(cmd, prefix));
+      return values.help || cmd === root ? 0 : 2;
+    }
+    const home = typeof values.home === 'string' ? values.home : undefined;
+    const cli: CliIO = {
+      json,
+      home,
+      stdout,
+      stderr,
+      print(data, human) {
+        stdout.write(json ? JSON.stringify(data) + '\n' : human() + '\n');
+      },
+    };
+    const code = await cmd.run(cli, { positionals, values });
+    return code ?? 0;
+  } catch (e) {
+    const err = toErrorPayload(e);
+    if (json) stdout.write(JSON.stringify({ error: err }) + '\n');
+    else stderr.write(`oklinux: ${err.message}\n`);
+    if (!(e instanceof OkError) && process.env.OKLINUX_DEBUG) stderr.write(`${(e as Error).stack}\n`);
+    return exitCodeFor(err.code);
+  }
+}
+
+/** Open the engine for a command; closed when the command finishes. */
+export async function withEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = new Engine({ home: io.home });
+  try {
+    return await fn(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('oklinux.mjs')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`oklinux: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,172 @@
+/**
+ * Runtime schemas for every payload that crosses a transport (Electron IPC, the
+ * WebSocket host, the CLI). Types are inferred from these, so the schema and the
+ * type can never drift apart.
+ */
+import { z } from 'zod';
+
+export const VmName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/,
+    'a VM name is 1-63 letters, digits, "-" or "_", starting with a letter or digit',
+  );
+export const VmState = z.enum(['stopped', 'starting', 'running', 'stopping', 'crashed']);
+export const BackendSetting = z.enum(['auto', 'bldy', 'qemu']);
+export const Backend = z.enum(['bldy', 'qemu']);
+export const AccelSetting = z.enum(['auto', 'kvm', 'tcg']);
+export const ShareTag = z.string().regex(/^[A-Za-z0-9_-]{1,31}$/, 'a tag is 1-31 bytes of letters, digits, "-" or "_"');
+export const AbsPath = z
+  .string()
+  .min(1, 'a path is required')
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'must be an absolute path')
+  .refine((p) => !p.includes('\0'), 'must not contain NUL bytes');
+export const GuestPath = z
+  .string()
+  .regex(/^\/[^\s:]*$/, 'a guest path is absolute, with no ":" or spaces')
+  .refine((p) => !p.split('/').includes('..'), 'a guest path must not contain ".."')
+  .refine((p) => p !== '/', 'a guest path cannot be "/"');
+export const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
+export const ArtifactRole = z.enum(['kernel', 'initrd', 'rootfs']);
+
+export const Settings = z.object({
+  backend: BackendSetting,
+  accel: AccelSetting,
+  bldyPath: z.string().nullable(),
+  githubApi: z.string().url('must be a URL such as https://api.github.com'),
+  proxy: z.string().nullable(),
+});
+export type Settings = z.infer<typeof Settings>;
+
+export const CatalogArtifact = z.object({
+  role: ArtifactRole,
+  url: z.string(),
+  sha256: Sha256.nullable(),
+  sha256Url: z.string().nullable(),
+  size: z.number().int().nonnegative().nullable(),
+  extract: z.string().nullable(),
+  format: z.enum(['tar.gz', 'raw']).nullable(),
+});
+export type CatalogArtifact = z.infer<typeof CatalogArtifact>;
+
+export const CatalogEntry = z.object({
+  ref: z.string(),
+  kind: z.enum(['oklinux-release', 'bundle']),
+  version: z.string(),
+  arch: z.string(),
+  publishedAt: z.string().nullable(),
+  cmdline: z.string(),
+  size: z.number().int().nonnegative().nullable(),
+  installable: z.boolean(),
+  installed: z.boolean(),
+  source: z.string(),
+  artifacts: z.array(CatalogArtifact),
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
+export const CatalogSource = z.object({
+  id: z.number().int(),
+  kind: z.enum(['github', 'manifest']),
+  location: z.string(),
+  addedAt: z.string(),
+});
+export type CatalogSource = z.infer<typeof CatalogSource>;
+
+export const ImageArtifact = z.object({
+  role: ArtifactRole,
+  sha256: Sha256,
+  size: z.number().int().nonnegative(),
+});
+export const Image = z.object({
+  ref: z.string(),
+  kind: z.enum(['oklinux-release', 'bundle', 'local']),
+  version: z.string(),
+  cmdline: z.string(),
+  installedAt: z.string(),
+  size: z.number().int().nonnegative(),
+  artifacts: z.array(ImageArtifact),
+});
+export type Image = z.infer<typeof Image>;
+
+export const VerifyResult = z.object({
+  sha256: Sha256,
+  path: z.string(),
+  ok: z.boolean(),
+  problem: z.string().nullable(),
+});
+export type VerifyResult = z.infer<typeof VerifyResult>;
+
+export const DownloadState = z.enum(['queued', 'running', 'failed', 'done', 'cancelled']);
+export const DownloadProgress = z.object({
+  id: z.string(),
+  url: z.string(),
+  label: z.string(),
+  bytes: z.number().nonnegative(),
+  total: z.number().nonnegative().nullable(),
+  rate: z.number().nonnegative(),
+  eta: z.number().nonnegative().nullable(),
+  state: DownloadState,
+  error: z.string().nullable(),
+});
+export type DownloadProgress = z.infer<typeof DownloadProgress>;
+
+export const Share = z.object({
+  vm: VmName,
+  tag: ShareTag,
+  hostPath: z.string(),
+  readOnly: z.boolean(),
+  guestPath: z.string(),
+  /** Changed while the VM runs: takes effect at its next start. */
+  pending: z.boolean(),
+});
+export type Share = z.infer<typeof Share>;
+
+export const Vm = z.object({
+  name: VmName,
+  image: z.string(),
+  cpus: z.number().int().positive(),
+  memoryMiB: z.number().int().positive(),
+  append: z.string(),
+  backend: BackendSetting,
+  accel: AccelSetting,
+  state: VmState,
+  pid: z.number().int().nullable(),
+  startedAt: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  exitSignal: z.string().nullable(),
+  lastError: z.string().nullable(),
+  rootDir: z.string().nullable(),
+  pendingRestart: z.boolean(),
+});
+export type Vm = z.infer<typeof Vm>;
+
+export const DoctorReport = z.object({
+  platform: z.string(),
+  arch: z.string(),
+  kvm: z.object({ present: z.boolean(), readWrite: z.boolean(), path: z.string() }),
+  qemu: z.object({ path: z.string().nullable(), version: z.string().nullable() }),
+  vmm: z.object({
+    chosen: z.enum(['bldy', 'crosvm', 'qemu']).nullable(),
+    path: z.string().nullable(),
+    reason: z.string(),
+  }),
+  dataDir: z.string(),
+  schemaVersion: z.number().int(),
+  freeDiskBytes: z.number().nonnegative().nullable(),
+});
+export type DoctorReport = z.infer<typeof DoctorReport>;
+
+export const DirListing = z.object({
+  path: z.string(),
+  parent: z.string().nullable(),
+  entries: z.array(z.object({ name: z.string(), path: z.string(), dir: z.boolean() })),
+});
+export type DirListing = z.infer<typeof DirListing>;
+
+export const AppEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('download:progress'), download: DownloadProgress }),
+  z.object({ type: z.literal('vm:state'), vm: Vm }),
+  z.object({ type: z.literal('console:data'), vm: VmName, data: z.string() }),
+  z.object({ type: z.literal('catalog:changed') }),
+]);
+export type AppEvent = z.infer<typeof AppEvent>;

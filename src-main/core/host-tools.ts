@@ -1,0 +1,103 @@
+/**
+ * Finding the host tools the engine drives: the VMM (bldy, crosvm or QEMU) and
+ * their versions. Resolution order for the VMM: the configured path, the bldy
+ * installed in the data directory, `crosvm` on PATH, then `qemu-system-<arch>`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export function which(cmd: string, envPath = process.env.PATH ?? ''): string | null {
+  for (const dir of envPath.split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      if (fs.statSync(p).isFile()) return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+export function qemuBinaryName(arch: string = process.arch): string {
+  return `qemu-system-${arch === 'arm64' ? 'aarch64' : 'x86_64'}`;
+}
+
+/** First line of `<bin> --version`, or null if it does not run within 5 s. */
+export async function toolVersion(bin: string): Promise<string | null> {
+  try {
+    const { stdout } = await run(bin, ['--version'], { timeout: 5000 });
+    return stdout.split('\n')[0]?.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export interface VmmChoice {
+  kind: 'bldy' | 'crosvm' | 'qemu' | null;
+  path: string | null;
+  reason: string;
+}
+
+export function resolveVmm(opts: { configured: string | null; binDir: string; envPath?: string }): VmmChoice {
+  const executable = (p: string): boolean => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (opts.configured) {
+    if (executable(opts.configured)) {
+      const kind = path.basename(opts.configured).includes('crosvm') ? 'crosvm' : 'bldy';
+      return { kind, path: opts.configured, reason: 'the bldy path set in settings' };
+    }
+    return {
+      kind: null,
+      path: null,
+      reason: `the configured bldy path ${opts.configured} is not an executable file; fix it in settings`,
+    };
+  }
+  const installed = path.join(opts.binDir, 'bldy');
+  if (executable(installed)) return { kind: 'bldy', path: installed, reason: 'bldy installed by okLinux Desktop' };
+  const crosvm = which('crosvm', opts.envPath);
+  if (crosvm) return { kind: 'crosvm', path: crosvm, reason: 'crosvm found on PATH' };
+  const qemu = which(qemuBinaryName(), opts.envPath);
+  if (qemu) return { kind: 'qemu', path: qemu, reason: `no bldy or crosvm; ${qemuBinaryName()} found on PATH` };
+  return {
+    kind: null,
+    path: null,
+    reason:
+      `no VMM found: install QEMU (Debian/Ubuntu: "apt-get install qemu-system-x86"; Fedora: "dnf install ` +
+      `qemu-system-x86"; macOS: "brew install qemu") or add a bldy entry to a catalog manifest and pull it`,
+  };
+}
+
+export function kvmStatus(dev = '/dev/kvm'): { present: boolean; readWrite: boolean; path: string } {
+  const present = fs.existsSync(dev);
+  let readWrite = false;
+  if (present) {
+    try {
+      fs.closeSync(fs.openSync(dev, 'r+'));
+      readWrite = true;
+    } catch {
+      readWrite = false;
+    }
+  }
+  return { present, readWrite, path: dev };
+}
+
+export async function freeDiskBytes(dir: string): Promise<number | null> {
+  try {
+    const s = await fs.promises.statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
+  }
+}

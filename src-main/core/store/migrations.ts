@@ -1,0 +1,114 @@
+/**
+ * Versioned schema migrations. Migration N takes a database at version N-1 to N;
+ * `PRAGMA user_version` records the version. Append only: never edit a
+ * migration that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema
+  `
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL               -- JSON
+  );
+
+  CREATE TABLE catalog_sources (
+    id         INTEGER PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('github', 'manifest')),
+    location   TEXT NOT NULL UNIQUE,
+    body       TEXT,                  -- the manifest JSON as last loaded
+    added_at   TEXT NOT NULL
+  );
+
+  CREATE TABLE http_cache (
+    url        TEXT PRIMARY KEY,
+    etag       TEXT,
+    body       TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+  );
+
+  CREATE TABLE artifacts (
+    sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    size       INTEGER NOT NULL CHECK (size >= 0),
+    path       TEXT NOT NULL,
+    origin     TEXT NOT NULL,         -- URL or local path it came from
+    created_at TEXT NOT NULL
+  );
+
+  CREATE TABLE images (
+    id           INTEGER PRIMARY KEY,
+    ref          TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL CHECK (kind IN ('oklinux-release', 'bundle', 'local')),
+    version      TEXT NOT NULL,
+    cmdline      TEXT NOT NULL DEFAULT '',
+    installed_at TEXT NOT NULL
+  );
+
+  CREATE TABLE image_artifacts (
+    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    role     TEXT NOT NULL CHECK (role IN ('kernel', 'initrd', 'rootfs')),
+    sha256   TEXT NOT NULL REFERENCES artifacts(sha256),
+    PRIMARY KEY (image_id, role)
+  );
+
+  CREATE TABLE downloads (
+    id              TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    dest            TEXT NOT NULL,
+    part_path       TEXT NOT NULL,
+    bytes_done      INTEGER NOT NULL DEFAULT 0 CHECK (bytes_done >= 0),
+    total           INTEGER,
+    etag            TEXT,
+    last_modified   TEXT,
+    expected_sha256 TEXT,
+    state           TEXT NOT NULL CHECK (state IN ('queued', 'running', 'failed', 'done', 'cancelled')),
+    error           TEXT,
+    updated_at      TEXT NOT NULL
+  );
+
+  CREATE TABLE vms (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    image_ref      TEXT NOT NULL,
+    cpus           INTEGER NOT NULL CHECK (cpus > 0),
+    memory_mib     INTEGER NOT NULL CHECK (memory_mib > 0),
+    extra_cmdline  TEXT NOT NULL DEFAULT '',
+    backend        TEXT NOT NULL CHECK (backend IN ('auto', 'bldy', 'qemu')),
+    accel          TEXT NOT NULL CHECK (accel IN ('auto', 'kvm', 'tcg')),
+    state          TEXT NOT NULL DEFAULT 'stopped'
+                   CHECK (state IN ('stopped', 'starting', 'running', 'stopping', 'crashed')),
+    pid            INTEGER,               -- the VMM
+    supervisor_pid INTEGER,               -- the process that owns its console
+    control_socket TEXT,
+    argv           TEXT,                  -- JSON array, as started
+    started_at     TEXT,
+    exit_code      INTEGER,
+    exit_signal    TEXT,
+    last_error     TEXT,
+    root_dir       TEXT,
+    created_at     TEXT NOT NULL
+  );
+
+  CREATE TABLE shares (
+    id         INTEGER PRIMARY KEY,
+    vm_id      INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+    host_path  TEXT NOT NULL,
+    tag        TEXT NOT NULL CHECK (length(tag) BETWEEN 1 AND 31),
+    read_only  INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1)),
+    guest_path TEXT NOT NULL,
+    pending    INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+    UNIQUE (vm_id, tag),
+    UNIQUE (vm_id, host_path)
+  );
+
+  CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    subject TEXT,
+    data    TEXT                  -- JSON
+  );
+  CREATE INDEX events_subject ON events(subject, id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
+      { find: /^@contract$/, replacement: r('./src-main/contract/index.ts') },
+      { find: /^@contract\/(.*)$/, replacement: r('./src-main/contract/$1') },
+      { find: /^@renderer\/(.*)$/, replacement: r('./src-renderer/$1') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'src-main/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
