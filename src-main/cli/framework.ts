@@ -42,8 +42,8 @@ export function helpText(cmd: Command, prefix: string): string {
   if (cmd.description) lines.push('', cmd.description);
   if (cmd.sub?.length) {
     lines.push('', 'Commands:');
-    const w = Math.max(...cmd.sub.map((s) => s.name.length));
-    for (const s of cmd.sub) lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
+    const w = Math.max(...cmd.sub.map((s) => (s.name.startsWith('__') ? 0 : s.name.length)));
+    for (const s of cmd.sub.filter((c) => !c.name.startsWith('__'))) lines.push(`  ${s.name.padEnd(w)}  ${s.summary}`);
   }
   const opts = Object.entries(cmd.options ?? {});
   if (opts.length) {

@@ -52,7 +52,7 @@ export async function withEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T
   try {
     return await fn(engine);
   } finally {
-    engine.close();
+    await engine.close();
   }
 }
 

@@ -24,7 +24,7 @@ export const contract = {
 
   'catalog:list': {
     input: z.object({ refresh: z.boolean().optional() }).strict(),
-    output: z.array(S.CatalogEntry),
+    output: S.CatalogListing,
   },
   'catalog:sources': { input: none, output: z.array(S.CatalogSource) },
   'catalog:add': {

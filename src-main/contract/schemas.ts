@@ -58,11 +58,20 @@ export const CatalogEntry = z.object({
   cmdline: z.string(),
   size: z.number().int().nonnegative().nullable(),
   installable: z.boolean(),
+  /** Why it cannot be installed, for people (null when it can). */
+  problem: z.string().nullable(),
   installed: z.boolean(),
   source: z.string(),
   artifacts: z.array(CatalogArtifact),
 });
 export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
+export const CatalogListing = z.object({
+  entries: z.array(CatalogEntry),
+  /** Sources that could not be read (e.g. GitHub unreachable), for people. */
+  warnings: z.array(z.string()),
+});
+export type CatalogListing = z.infer<typeof CatalogListing>;
 
 export const CatalogSource = z.object({
   id: z.number().int(),

@@ -3,53 +3,75 @@
  * operation. All three transports (Electron IPC, the WebSocket host, the CLI)
  * call it through `dispatch`, so validation and errors are the same everywhere.
  */
-import type { AppEvent, Channel } from '@contract';
+import { fileURLToPath } from 'node:url';
+import type { AppEvent, Channel, Output } from '@contract';
 import { dispatch, type Envelope, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import { systemHandlers } from '@core/services/system';
+import { vmHandlers } from '@core/services/vms';
+import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
+import { Images, type ImagesOptions } from '@core/images/service';
+
+export interface EngineOptions {
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+  /** How to start a VM's supervisor; defaults to this package's `oklinux __supervise`. */
+  launcher?: SupervisorLauncher;
+  images?: ImagesOptions;
+}
+
+export function defaultLauncher(): SupervisorLauncher {
+  return {
+    command: process.execPath,
+    args: [fileURLToPath(new URL('../../bin/oklinux.mjs', import.meta.url)), '__supervise'],
+  };
+}
 
 export class Engine {
   readonly ctx: EngineContext;
   readonly handlers: Handlers;
+  readonly vms: VmManager;
+  readonly images: Images;
 
-  constructor(opts: { home?: string; env?: NodeJS.ProcessEnv } = {}) {
+  constructor(opts: EngineOptions = {}) {
     this.ctx = openContext(opts);
-    const notYet = (c: Channel) => () => {
-      throw new OkError('UNSUPPORTED', `${c} is not available in this build yet.`);
+    this.images = new Images(this.ctx, opts.images);
+    this.vms = new VmManager(this.ctx, {
+      launcher: opts.launcher ?? defaultLauncher(),
+      resolveImage: (ref, o) => this.images.bootImage(ref, o),
+    });
+    const images = this.images;
+    this.handlers = {
+      ...systemHandlers(this.ctx),
+      ...vmHandlers(this.ctx, this.vms),
+      'catalog:list': async ({ refresh }) => {
+        const { entries, warnings } = await images.catalog(refresh ?? false);
+        return { entries, warnings };
+      },
+      'catalog:sources': () => images.sources(),
+      'catalog:add': ({ location }) => images.addSource(location),
+      'catalog:remove': ({ id }) => {
+        images.removeSource(id);
+        return null;
+      },
+      'images:list': () => images.list(),
+      'images:pull': ({ ref }) => images.pull(ref),
+      'images:remove': async ({ ref }) => {
+        await images.remove(ref);
+        return null;
+      },
+      'images:verify': () => images.verify(),
+      'images:import': ({ path, name }) => images.import(path, name),
+      'downloads:list': () => images.downloads(),
+      'downloads:cancel': async ({ id }) => {
+        await images.cancel(id);
+        return null;
+      },
+      'vms:launch': () => {
+        throw new OkError('UNSUPPORTED', 'vms:launch is not available in this build yet.');
+      },
     };
-    const missing = {} as Record<Channel, () => never>;
-    for (const c of [
-      'catalog:list',
-      'catalog:sources',
-      'catalog:add',
-      'catalog:remove',
-      'images:list',
-      'images:pull',
-      'images:remove',
-      'images:verify',
-      'images:import',
-      'downloads:list',
-      'downloads:cancel',
-      'vms:list',
-      'vms:get',
-      'vms:create',
-      'vms:launch',
-      'vms:start',
-      'vms:stop',
-      'vms:remove',
-      'vms:logs',
-      'console:attach',
-      'console:detach',
-      'console:write',
-      'console:resize',
-      'shares:list',
-      'shares:add',
-      'shares:update',
-      'shares:remove',
-    ] as Channel[])
-      missing[c] = notYet(c);
-    this.handlers = { ...missing, ...systemHandlers(this.ctx) } as Handlers;
   }
 
   call(channel: string, payload: unknown): Promise<Envelope> {
@@ -57,10 +79,7 @@ export class Engine {
   }
 
   /** Call and unwrap: throws the OkError carried by an error envelope. */
-  async invoke<C extends Channel>(
-    channel: C,
-    payload: unknown,
-  ): Promise<ReturnType<Handlers[C]> extends Promise<infer R> ? R : ReturnType<Handlers[C]>> {
+  async invoke<C extends Channel>(channel: C, payload: unknown): Promise<Output<C>> {
     const env = await this.call(channel, payload);
     if ('error' in env) throw new OkError(env.error.code, env.error.message);
     return env.result as never;
@@ -70,7 +89,9 @@ export class Engine {
     return this.ctx.bus.on(listener);
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    this.vms.close();
+    await this.images.close();
     this.ctx.store.close();
   }
 }

@@ -3,7 +3,8 @@
  * caller can cause (unique names, missing rows, constraints) becomes a typed
  * OkError with a message for people.
  */
-import { OkError } from '@core/errors';
+import { OkError, type ErrorPayload } from '@core/errors';
+import type { DownloadRecord } from '@core/download/types';
 import type { Settings, Share, Vm } from '@contract';
 import { openDb, schemaVersion, type Db } from './db';
 
@@ -77,22 +78,9 @@ export interface SourceRow {
   body: string | null;
   addedAt: string;
 }
-export interface DownloadRow {
-  id: string;
-  url: string;
-  dest: string;
-  partPath: string;
-  bytesDone: number;
-  total: number | null;
-  etag: string | null;
-  lastModified: string | null;
-  expectedSha256: string | null;
-  state: 'queued' | 'running' | 'failed' | 'done' | 'cancelled';
-  error: string | null;
-  updatedAt: string;
-}
 export interface VmRow extends Omit<Vm, 'pendingRestart'> {
   id: number;
+  restartNeeded: boolean;
   supervisorPid: number | null;
   controlSocket: string | null;
   argv: string[] | null;
@@ -132,6 +120,7 @@ function vmFromRaw(r: Raw): VmRow {
     exitSignal: (r.exit_signal as string | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
     rootDir: (r.root_dir as string | null) ?? null,
+    restartNeeded: r.restart_needed === 1,
     createdAt: r.created_at as string,
   };
 }
@@ -149,20 +138,19 @@ function shareFromRaw(r: Raw): ShareRow {
   };
 }
 
-function downloadFromRaw(r: Raw): DownloadRow {
+function downloadFromRaw(r: Raw): DownloadRecord {
   return {
     id: r.id as string,
     url: r.url as string,
-    dest: r.dest as string,
     partPath: r.part_path as string,
     bytesDone: r.bytes_done as number,
     total: (r.total as number | null) ?? null,
     etag: (r.etag as string | null) ?? null,
     lastModified: (r.last_modified as string | null) ?? null,
     expectedSha256: (r.expected_sha256 as string | null) ?? null,
-    state: r.state as DownloadRow['state'],
-    error: (r.error as string | null) ?? null,
-    updatedAt: r.updated_at as string,
+    sha256: (r.sha256 as string | null) ?? null,
+    state: r.state as DownloadRecord['state'],
+    error: r.error ? (JSON.parse(r.error as string) as ErrorPayload) : null,
   };
 }
 
@@ -359,30 +347,40 @@ export class Store {
     };
   }
 
-  // ---- downloads (resume state)
+  // ---- downloads (resume state): implements the downloader's DownloadStateStore
   readonly downloads = {
-    get: (id: string): DownloadRow | undefined => {
+    get: (id: string): DownloadRecord | undefined => {
       const r = this.db.prepare('SELECT * FROM downloads WHERE id = ?').get(id) as Raw | undefined;
       return r && downloadFromRaw(r);
     },
-    list: (): DownloadRow[] =>
+    list: (): DownloadRecord[] =>
       (this.db.prepare('SELECT * FROM downloads ORDER BY updated_at DESC').all() as Raw[]).map(downloadFromRaw),
-    upsert: (d: Omit<DownloadRow, 'updatedAt'>): void => {
+    upsert: (d: DownloadRecord): void => {
       guard(`The download ${d.url}`, () =>
         this.db
           .prepare(
             `INSERT INTO downloads(id, url, dest, part_path, bytes_done, total, etag, last_modified,
-                                   expected_sha256, state, error, updated_at)
-             VALUES (@id, @url, @dest, @partPath, @bytesDone, @total, @etag, @lastModified,
-                     @expectedSha256, @state, @error, @updatedAt)
-             ON CONFLICT(id) DO UPDATE SET url = excluded.url, dest = excluded.dest, part_path = excluded.part_path,
+                                   expected_sha256, sha256, state, error, updated_at)
+             VALUES (@id, @url, '', @partPath, @bytesDone, @total, @etag, @lastModified,
+                     @expectedSha256, @sha256, @state, @error, @updatedAt)
+             ON CONFLICT(id) DO UPDATE SET url = excluded.url, part_path = excluded.part_path,
                bytes_done = excluded.bytes_done, total = excluded.total, etag = excluded.etag,
                last_modified = excluded.last_modified, expected_sha256 = excluded.expected_sha256,
-               state = excluded.state, error = excluded.error, updated_at = excluded.updated_at`,
+               sha256 = excluded.sha256, state = excluded.state, error = excluded.error,
+               updated_at = excluded.updated_at`,
           )
-          .run({ ...d, updatedAt: now() }),
+          .run({ ...d, error: d.error ? JSON.stringify(d.error) : null, updatedAt: now() }),
       );
     },
+    /** The human label shown with a download's progress, and where its file ended up. */
+    describe: (id: string, label: string, dest?: string): void => {
+      this.db
+        .prepare('UPDATE downloads SET label = ?, dest = coalesce(?, dest) WHERE id = ?')
+        .run(label, dest ?? null, id);
+    },
+    label: (id: string): string =>
+      (this.db.prepare('SELECT label FROM downloads WHERE id = ?').get(id) as { label: string } | undefined)?.label ??
+      '',
     delete: (id: string): void => {
       this.db.prepare('DELETE FROM downloads WHERE id = ?').run(id);
     },
@@ -436,6 +434,7 @@ export class Store {
           | 'lastError'
           | 'rootDir'
           | 'image'
+          | 'restartNeeded'
         >
       >,
     ): VmRow => {
@@ -451,13 +450,14 @@ export class Store {
         lastError: 'last_error',
         rootDir: 'root_dir',
         image: 'image_ref',
+        restartNeeded: 'restart_needed',
       };
       const sets: string[] = [];
       const vals: unknown[] = [];
       for (const [k, v] of Object.entries(patch)) {
         if (v === undefined) continue;
         sets.push(`${cols[k]} = ?`);
-        vals.push(k === 'argv' && v !== null ? JSON.stringify(v) : v);
+        vals.push(k === 'argv' && v !== null ? JSON.stringify(v) : typeof v === 'boolean' ? Number(v) : v);
       }
       if (sets.length) {
         const info = guard(`The VM "${name}"`, () =>
@@ -549,7 +549,10 @@ export class Store {
     /** Everything now applies: called when a VM starts. */
     clearPending: (vmName: string): void => {
       const vm = this.vms.get(vmName);
-      this.db.prepare('UPDATE shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
+      this.tx(() => {
+        this.db.prepare('UPDATE shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
+        this.db.prepare('UPDATE vms SET restart_needed = 0 WHERE id = ?').run(vm.id);
+      });
     },
   };
 

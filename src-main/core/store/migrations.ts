@@ -109,6 +109,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_subject ON events(subject, id);
   `,
+  // 2: a VM whose shares changed while it ran needs a restart for them to apply
+  `
+  ALTER TABLE vms ADD COLUMN restart_needed INTEGER NOT NULL DEFAULT 0 CHECK (restart_needed IN (0, 1));
+  -- the digest of a finished download, and a label for people ("kernel of kernel-6.6-abc")
+  ALTER TABLE downloads ADD COLUMN sha256 TEXT;
+  ALTER TABLE downloads ADD COLUMN label TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

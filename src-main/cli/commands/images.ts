@@ -1,0 +1,172 @@
+import path from 'node:path';
+import type { DownloadProgress } from '@contract';
+import type { Engine } from '@core/engine';
+import { formatBytes, formatEta, formatRate } from '@core/format';
+import { needArgs, table, type CliIO, type Command } from '../framework';
+import { withEngine } from '../main';
+
+/**
+ * Show download progress while `fn` runs: a redrawn bar on a TTY, one JSON line
+ * per event with --json, and a line per finished download otherwise.
+ */
+export async function withProgress<T>(io: CliIO, engine: Engine, fn: () => Promise<T>): Promise<T> {
+  const tty = !io.json && io.stderr.isTTY === true;
+  let drawn = false;
+  const off = engine.onEvent((e) => {
+    if (e.type !== 'download:progress') return;
+    const d = e.download;
+    if (io.json) {
+      io.stdout.write(JSON.stringify({ event: 'progress', ...d }) + '\n');
+      return;
+    }
+    if (tty) {
+      io.stderr.write(`\r\x1b[2K${progressLine(d, (io.stdout as { columns?: number }).columns ?? 80)}`);
+      drawn = true;
+      if (d.state !== 'running') {
+        io.stderr.write('\n');
+        drawn = false;
+      }
+    } else if (d.state !== 'running') {
+      io.stderr.write(`${d.label}: ${d.state}${d.error ? ` (${d.error})` : ''}, ${formatBytes(d.bytes)}\n`);
+    }
+  });
+  try {
+    return await fn();
+  } finally {
+    off();
+    if (drawn) io.stderr.write('\n');
+  }
+}
+
+export function progressLine(d: DownloadProgress, width: number): string {
+  const pct = d.total ? Math.min(100, (d.bytes / d.total) * 100) : null;
+  const right = `${pct === null ? '' : `${pct.toFixed(0).padStart(3)}% `}${formatBytes(d.bytes)}${d.total ? `/${formatBytes(d.total)}` : ''} ${formatRate(d.rate)} ETA ${formatEta(d.eta)}`;
+  const label = d.label.length > 30 ? `${d.label.slice(0, 29)}…` : d.label;
+  const barW = Math.max(10, width - label.length - right.length - 5);
+  const fill = pct === null ? 0 : Math.round((barW * pct) / 100);
+  return `${label} [${'#'.repeat(fill)}${'.'.repeat(barW - fill)}] ${right}`;
+}
+
+export const imageCommands: Command[] = [
+  {
+    name: 'images',
+    usage: 'images [--refresh]',
+    summary: 'List the images available (okLinux releases, catalog bundles) and which are installed.',
+    options: { refresh: { type: 'boolean' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 0, this.usage);
+      const { entries, warnings } = await withEngine(io, (e) =>
+        e.invoke('catalog:list', { refresh: values.refresh === true }),
+      );
+      if (!io.json) for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+      io.print({ entries, warnings }, () =>
+        entries.length
+          ? table(
+              ['REF', 'KIND', 'VERSION', 'SIZE', 'PUBLISHED', 'INSTALLED'],
+              entries.map((e) => [
+                e.ref,
+                e.kind,
+                e.version,
+                e.size === null ? null : formatBytes(e.size),
+                e.publishedAt?.slice(0, 10) ?? null,
+                e.installed ? 'yes' : e.installable ? 'no' : `no (${e.problem})`,
+              ]),
+            )
+          : 'No images: the catalog is empty. Add a manifest with "oklinux catalog add URL|PATH".',
+      );
+    },
+  },
+  {
+    name: 'pull',
+    usage: 'pull <release-tag|bundle-name|latest|bldy>',
+    summary: 'Download, verify and install an image (resumes an interrupted download). "bldy" installs the VMM.',
+    async run(io, { positionals }) {
+      needArgs(positionals, 1, this.usage);
+      const ref = positionals[0]!;
+      await withEngine(io, async (e) => {
+        if (ref === 'bldy') {
+          const p = await withProgress(io, e, () => e.images.installVmm());
+          io.print({ installed: 'bldy', path: p }, () => `Installed bldy at ${p}.`);
+          return;
+        }
+        const img = await withProgress(io, e, () => e.invoke('images:pull', { ref }));
+        io.print({ event: 'installed', image: img }, () => `Installed ${img.ref} (${formatBytes(img.size)}).`);
+      });
+    },
+  },
+  {
+    name: 'import',
+    usage: 'import <file> [--name NAME]',
+    summary: 'Import a local kernel (bzImage), a tarball holding arch/x86/boot/bzImage, or a manifest.',
+    options: { name: { type: 'string' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const img = await withEngine(io, (e) =>
+        e.invoke('images:import', { path: path.resolve(positionals[0]!), name: values.name }),
+      );
+      io.print(img, () => `Imported ${img.ref} (${formatBytes(img.size)}).`);
+    },
+  },
+  {
+    name: 'verify',
+    usage: 'verify',
+    summary: 'Rehash every installed artifact and report any that are damaged.',
+    async run(io, { positionals }) {
+      needArgs(positionals, 0, this.usage);
+      const results = await withEngine(io, (e) => e.invoke('images:verify', {}));
+      const bad = results.filter((r) => !r.ok);
+      io.print(results, () =>
+        [
+          ...results.map(
+            (r) =>
+              `${r.ok ? 'ok     ' : 'DAMAGED'} ${r.sha256.slice(0, 16)}… ${r.path}${r.problem ? `: ${r.problem}` : ''}`,
+          ),
+          `${results.length - bad.length} ok, ${bad.length} damaged`,
+        ].join('\n'),
+      );
+      return bad.length ? 6 : 0;
+    },
+  },
+  {
+    name: 'catalog',
+    usage: 'catalog <add|ls|rm> …',
+    summary: 'Manage catalog sources (manifests). okLinux releases are always included.',
+    sub: [
+      {
+        name: 'add',
+        usage: 'add <URL|PATH>',
+        summary: 'Add a manifest (schema 1) from a URL or a file.',
+        async run(io, { positionals }) {
+          needArgs(positionals, 1, `catalog ${this.usage}`);
+          const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: positionals[0] }));
+          io.print(src, () => `Added catalog source ${src.id}: ${src.location}`);
+        },
+      },
+      {
+        name: 'ls',
+        usage: 'ls',
+        summary: 'List catalog sources.',
+        async run(io, { positionals }) {
+          needArgs(positionals, 0, `catalog ${this.usage}`);
+          const list = await withEngine(io, (e) => e.invoke('catalog:sources', {}));
+          io.print(list, () =>
+            table(
+              ['ID', 'KIND', 'LOCATION'],
+              list.map((s) => [s.id, s.kind, s.location]),
+            ),
+          );
+        },
+      },
+      {
+        name: 'rm',
+        usage: 'rm <id>',
+        summary: 'Remove a catalog source.',
+        async run(io, { positionals }) {
+          needArgs(positionals, 1, `catalog ${this.usage}`);
+          await withEngine(io, (e) => e.invoke('catalog:remove', { id: Number(positionals[0]) }));
+          io.print({ removed: Number(positionals[0]) }, () => `Removed catalog source ${positionals[0]}.`);
+        },
+      },
+    ],
+  },
+];

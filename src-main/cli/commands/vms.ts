@@ -1,0 +1,334 @@
+import fs from 'node:fs';
+import type { Vm } from '@contract';
+import type { Engine } from '@core/engine';
+import { OkError } from '@core/errors';
+import { runSupervisor, type LaunchPlan } from '@core/vm/supervisor';
+import { fstabFor } from '@core/services/vms';
+import { needArgs, table, type CliIO, type Command } from '../framework';
+import { withEngine } from '../main';
+
+/** Ctrl-] detaches from a console, as in telnet and virsh. */
+export const DETACH_KEY = '\x1d';
+
+const num = (v: unknown, what: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new OkError('INVALID_INPUT', `${what} must be a whole number, got "${String(v)}"`);
+  return n;
+};
+
+function vmLine(vm: Vm): string {
+  return `${vm.name}: ${vm.state}${vm.pid ? ` (pid ${vm.pid})` : ''}${vm.lastError ? `\n${vm.lastError}` : ''}`;
+}
+
+/**
+ * Attach the terminal to a VM's console until the VM stops or the user presses
+ * Ctrl-]. Resolves with the VM's final state (or 'detached').
+ */
+export async function attachConsole(io: CliIO, engine: Engine, name: string): Promise<string> {
+  const stdin = process.stdin;
+  const vmNow = await engine.invoke('vms:get', { name });
+  if (vmNow.state !== 'running' && vmNow.state !== 'starting') {
+    throw new OkError('CONFLICT', `The VM "${name}" is ${vmNow.state}; start it with "oklinux start ${name}".`);
+  }
+  if (!io.json) io.stderr.write(`Connected to ${name}'s console. Detach with Ctrl-]. \r\n`);
+  return new Promise<string>((resolve, reject) => {
+    let done = false;
+    const finish = (how: string): void => {
+      if (done) return;
+      done = true;
+      off();
+      stdin.off('data', onInput);
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+      resolve(how);
+    };
+    const off = engine.onEvent((e) => {
+      if (e.type === 'console:data' && e.vm === name) io.stdout.write(e.data);
+      if (e.type === 'vm:state' && e.vm.name === name && (e.vm.state === 'stopped' || e.vm.state === 'crashed')) {
+        finish(e.vm.state);
+      }
+    });
+    const onInput = (d: Buffer): void => {
+      const s = d.toString('utf8');
+      const cut = s.indexOf(DETACH_KEY);
+      const data = cut >= 0 ? s.slice(0, cut) : s;
+      if (data) engine.invoke('console:write', { name, data }).catch(() => undefined);
+      if (cut >= 0) {
+        if (!io.json) io.stderr.write('\r\nDetached; the VM keeps running.\r\n');
+        finish('detached');
+      }
+    };
+    engine
+      .invoke('console:attach', { name })
+      .then(({ tail }) => {
+        io.stdout.write(tail.slice(-4096));
+        if (stdin.isTTY) {
+          stdin.setRawMode(true);
+          const cols = (io.stdout as { columns?: number }).columns;
+          const rows = (io.stdout as { rows?: number }).rows;
+          if (cols && rows) engine.invoke('console:resize', { name, cols, rows }).catch(() => undefined);
+        }
+        stdin.on('data', onInput);
+        stdin.resume();
+        stdin.once('end', () => {
+          // stdin closed (a pipe ran dry): keep relaying output until the VM stops
+        });
+      })
+      .catch(reject);
+  });
+}
+
+const createOptions = {
+  image: { type: 'string' },
+  cpus: { type: 'string' },
+  memory: { type: 'string' },
+  append: { type: 'string' },
+  backend: { type: 'string' },
+  accel: { type: 'string' },
+  'root-dir': { type: 'string' },
+} as const;
+
+export function createInput(name: string, values: Record<string, unknown>) {
+  return {
+    name,
+    image: values.image,
+    cpus: num(values.cpus, '--cpus'),
+    memoryMiB: num(values.memory, '--memory'),
+    append: values.append,
+    backend: values.backend,
+    accel: values.accel,
+    rootDir: values['root-dir'],
+  };
+}
+
+export const vmCommands: Command[] = [
+  {
+    name: 'create',
+    usage:
+      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--root-dir DIR]',
+    summary: 'Create a VM (nothing is started).',
+    options: createOptions,
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const vm = await withEngine(io, (e) => e.invoke('vms:create', createInput(positionals[0]!, values)));
+      io.print(vm, () => `Created ${vm.name} (${vm.cpus} vCPUs, ${vm.memoryMiB} MiB, image ${vm.image}).`);
+    },
+  },
+  {
+    name: 'ls',
+    usage: 'ls',
+    summary: 'List VMs and their state (stopped, starting, running, stopping, crashed).',
+    async run(io, { positionals }) {
+      needArgs(positionals, 0, this.usage);
+      const vms = await withEngine(io, (e) => e.invoke('vms:list', {}));
+      io.print(vms, () =>
+        vms.length
+          ? table(
+              ['NAME', 'STATE', 'IMAGE', 'CPUS', 'MEMORY', 'PID'],
+              vms.map((v) => [
+                v.name,
+                v.state + (v.pendingRestart ? ' (restart to apply)' : ''),
+                v.image,
+                v.cpus,
+                `${v.memoryMiB} MiB`,
+                v.pid,
+              ]),
+            )
+          : 'No VMs yet. Create one with "oklinux create <name> --image <image>", or "oklinux run".',
+      );
+    },
+  },
+  {
+    name: 'start',
+    usage: 'start <vm> [--attach] [--dry-run [--backend bldy|qemu]]',
+    summary: 'Start a VM (pulling its image first if needed); --attach connects to its console.',
+    options: { attach: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, backend: { type: 'string' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const name = positionals[0]!;
+      if (values['dry-run']) {
+        const backend = values.backend as string | undefined;
+        if (backend !== undefined && backend !== 'bldy' && backend !== 'qemu') {
+          throw new OkError('INVALID_INPUT', `--backend must be bldy or qemu, got "${backend}"`);
+        }
+        const planned = await withEngine(io, async (e) =>
+          e.vms.plan(e.ctx.store.vms.get(name), { pull: false, prepare: false, ...(backend ? { backend } : {}) }),
+        );
+        const argv = [planned.bin, ...planned.args];
+        io.print(argv, () =>
+          argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '),
+        );
+        return;
+      }
+      if (values.backend)
+        throw new OkError(
+          'INVALID_INPUT',
+          '--backend goes with --dry-run; set a VM\'s backend with "oklinux create --backend".',
+        );
+      return withEngine(io, async (e) => {
+        const vm = await e.invoke('vms:start', { name });
+        if (!values.attach) {
+          io.print(vm, () => `Started ${vmLine(vm)}. Console: "oklinux console ${name}".`);
+          return 0;
+        }
+        const end = await attachConsole(io, e, name);
+        return end === 'crashed' ? 7 : 0;
+      });
+    },
+  },
+  {
+    name: 'stop',
+    usage: 'stop <vm> [--force]',
+    summary: 'Stop a VM: ask the guest to power off, then SIGTERM, then SIGKILL. --force kills it now.',
+    options: { force: { type: 'boolean' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const vm = await withEngine(io, (e) =>
+        e.invoke('vms:stop', { name: positionals[0], force: values.force === true }),
+      );
+      io.print(vm, () => vmLine(vm));
+    },
+  },
+  {
+    name: 'console',
+    usage: 'console <vm>',
+    summary: "Attach to a running VM's serial console. Detach with Ctrl-] (the VM keeps running).",
+    async run(io, { positionals }) {
+      needArgs(positionals, 1, this.usage);
+      const end = await withEngine(io, (e) => attachConsole(io, e, positionals[0]!));
+      return end === 'crashed' ? 7 : 0;
+    },
+  },
+  {
+    name: 'logs',
+    usage: 'logs <vm> [--bytes N]',
+    summary: "Print the end of a VM's console log.",
+    options: { bytes: { type: 'string' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const text = await withEngine(io, (e) =>
+        e.invoke('vms:logs', { name: positionals[0], bytes: num(values.bytes, '--bytes') }),
+      );
+      if (io.json) io.print({ log: text }, () => text);
+      else io.stdout.write(text);
+    },
+  },
+  {
+    name: 'rm',
+    usage: 'rm <vm|image> [--keep-root] [--vm|--image]',
+    summary: 'Remove a VM (its root directory too unless --keep-root), or an installed image.',
+    options: { 'keep-root': { type: 'boolean' }, vm: { type: 'boolean' }, image: { type: 'boolean' } },
+    async run(io, { positionals, values }) {
+      needArgs(positionals, 1, this.usage);
+      const name = positionals[0]!;
+      await withEngine(io, async (e) => {
+        const isVm = !!e.ctx.store.vms.find(name);
+        const isImage = !!e.ctx.store.images.find(name);
+        const asVm = values.vm === true || (values.image !== true && isVm && !isImage);
+        const asImage = values.image === true || (values.vm !== true && isImage && !isVm);
+        if (!asVm && !asImage) {
+          if (isVm && isImage)
+            throw new OkError('INVALID_INPUT', `"${name}" is both a VM and an image: add --vm or --image.`);
+          throw new OkError(
+            'NOT_FOUND',
+            `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
+          );
+        }
+        if (asVm) {
+          await e.invoke('vms:remove', { name, keepRoot: values['keep-root'] === true });
+          io.print(
+            { removed: 'vm', name },
+            () => `Removed the VM ${name}${values['keep-root'] ? ' (its root directory is kept)' : ''}.`,
+          );
+        } else {
+          await e.invoke('images:remove', { ref: name });
+          io.print({ removed: 'image', name }, () => `Removed the image ${name}.`);
+        }
+      });
+    },
+  },
+  {
+    name: 'share',
+    usage: 'share <add|rm|ls> …',
+    summary: 'Share host folders with a VM over virtio-9p.',
+    sub: [
+      {
+        name: 'add',
+        usage: 'add <vm> <host-dir> [--ro] [--tag T] [--guest-path P]',
+        summary: 'Share a host folder; the guest mounts it at /mnt/<tag> unless --guest-path.',
+        options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
+        async run(io, { positionals, values }) {
+          needArgs(positionals, 2, `share ${this.usage}`);
+          const hostPath = fs.existsSync(positionals[1]!) ? fs.realpathSync(positionals[1]!) : positionals[1]!;
+          const share = await withEngine(io, (e) =>
+            e.invoke('shares:add', {
+              vm: positionals[0],
+              hostPath: hostPath.startsWith('/') ? hostPath : `${process.cwd()}/${hostPath}`,
+              readOnly: values.ro === true,
+              tag: values.tag,
+              guestPath: values['guest-path'],
+            }),
+          );
+          io.print(
+            share,
+            () =>
+              `Shared ${share.hostPath} as "${share.tag}" at ${share.guestPath}${share.readOnly ? ' (read-only)' : ''}${share.pending ? '; applies at the next start' : ''}.`,
+          );
+        },
+      },
+      {
+        name: 'rm',
+        usage: 'rm <vm> <tag>',
+        summary: 'Stop sharing a folder (applies at the next start if the VM runs).',
+        async run(io, { positionals }) {
+          needArgs(positionals, 2, `share ${this.usage}`);
+          await withEngine(io, (e) => e.invoke('shares:remove', { vm: positionals[0], tag: positionals[1] }));
+          io.print({ removed: positionals[1] }, () => `Removed the share ${positionals[1]}.`);
+        },
+      },
+      {
+        name: 'ls',
+        usage: 'ls <vm> [--fstab]',
+        summary: "List a VM's shares, or print them as /etc/fstab lines.",
+        options: { fstab: { type: 'boolean' }, backend: { type: 'string' } },
+        async run(io, { positionals, values }) {
+          needArgs(positionals, 1, `share ${this.usage}`);
+          const vm = positionals[0]!;
+          await withEngine(io, async (e) => {
+            const shares = await e.invoke('shares:list', { vm });
+            if (values.fstab) {
+              const backend = values.backend === 'bldy' ? 'bldy' : 'qemu';
+              const lines = fstabFor(e.ctx, vm, backend);
+              io.print(lines, () => lines.join('\n'));
+              return;
+            }
+            io.print(shares, () =>
+              shares.length
+                ? table(
+                    ['TAG', 'HOST PATH', 'GUEST PATH', 'MODE', ''],
+                    shares.map((s) => [
+                      s.tag,
+                      s.hostPath,
+                      s.guestPath,
+                      s.readOnly ? 'ro' : 'rw',
+                      s.pending ? 'applies at next start' : '',
+                    ]),
+                  )
+                : `The VM ${vm} has no shares. Add one with "oklinux share add ${vm} <folder>".`,
+            );
+          });
+        },
+      },
+    ],
+  },
+  {
+    name: '__supervise',
+    usage: '__supervise <plan.json>',
+    summary: 'Internal: run a VM supervisor (started by "oklinux start").',
+    async run(_io, { positionals }) {
+      const plan = JSON.parse(fs.readFileSync(positionals[0]!, 'utf8')) as LaunchPlan;
+      await runSupervisor(plan);
+    },
+  },
+];

@@ -1,0 +1,55 @@
+import { request, type Dispatcher } from 'undici';
+import { OkError } from '@core/errors';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export interface OpenOptions {
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  maxRedirects: number;
+}
+
+export interface OpenedResponse {
+  /** The URL that answered after redirects. */
+  url: string;
+  statusCode: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: Dispatcher.ResponseData['body'];
+}
+
+export function header(headers: OpenedResponse['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** GET `url`, following redirects (hops capped, loops refused). */
+export async function openFollowingRedirects(url: string, opts: OpenOptions): Promise<OpenedResponse> {
+  const chain = [url];
+  let current = url;
+  for (;;) {
+    const res = await request(current, {
+      method: 'GET',
+      headers: opts.headers,
+      dispatcher: opts.dispatcher,
+      signal: opts.signal,
+    });
+    const location = header(res.headers, 'location');
+    if (!REDIRECTS.has(res.statusCode) || location === undefined) {
+      return { url: current, statusCode: res.statusCode, headers: res.headers, body: res.body };
+    }
+    await res.body.dump();
+    const next = new URL(location, current).href;
+    if (chain.includes(next)) {
+      throw new OkError('HTTP', `Redirect loop while downloading ${url}: ${[...chain, next].join(' -> ')}.`);
+    }
+    chain.push(next);
+    if (chain.length - 1 > opts.maxRedirects) {
+      throw new OkError(
+        'HTTP',
+        `Too many redirects (more than ${opts.maxRedirects}) while downloading ${url}; last hop was ${next}.`,
+      );
+    }
+    current = next;
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * VM lifecycle on the engine side: create, start (through a detached
+ * supervisor), stop, remove, reconcile after crashes, and console access. The
+ * state lives in SQLite, so any front end (or several at once) sees the same VMs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Vm } from '@contract';
+import type { EngineContext } from '@core/context';
+import { OkError } from '@core/errors';
+import type { VmRow } from '@core/store';
+import { qemuBinaryName, resolveVmm } from '@core/host-tools';
+import { resolveAccel } from '@core/vmm/accel';
+import { qemuArgv } from '@core/vmm/qemu';
+import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
+import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
+import { ROOT_TAG, mountOptions, validateHostDir } from '@core/shares';
+import { ConsoleClient } from './client';
+import { currentBoot, tailLog } from './console-log';
+import { isAlive, runsArgv, signal, waitGone } from './proc';
+import type { LaunchPlan } from './supervisor';
+
+/** What booting needs from an installed image. */
+export interface BootImage {
+  kernelPath: string;
+  initrdPath?: string;
+  cmdline: string;
+}
+
+/** How to start a supervisor process: `command args… <plan file>`. */
+export interface SupervisorLauncher {
+  command: string;
+  args: string[];
+}
+
+export interface VmManagerOptions {
+  /** Resolve (and, unless `pull` is false, download) the image a VM boots. */
+  resolveImage(ref: string, opts: { pull: boolean }): Promise<BootImage>;
+  /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
+  prepareRoot?(vm: VmRow): Promise<string | null>;
+  launcher: SupervisorLauncher;
+}
+
+export interface PlannedStart {
+  backend: VmmBackend;
+  bin: string;
+  args: string[];
+  spec: VmSpec;
+  accelReason: string;
+}
+
+const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
+  const v = Number(env[key]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+
+export function toVm(row: VmRow, pendingRestart: boolean): Vm {
+  return {
+    name: row.name,
+    image: row.image,
+    cpus: row.cpus,
+    memoryMiB: row.memoryMiB,
+    append: row.append,
+    backend: row.backend,
+    accel: row.accel,
+    state: row.state,
+    pid: row.pid,
+    startedAt: row.startedAt,
+    exitCode: row.exitCode,
+    exitSignal: row.exitSignal,
+    lastError: row.lastError,
+    rootDir: row.rootDir,
+    pendingRestart,
+  };
+}
+
+export class VmManager {
+  private readonly monitors = new Map<string, ConsoleClient>();
+  private readonly attached = new Set<string>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly opts: VmManagerOptions,
+  ) {}
+
+  private get store() {
+    return this.ctx.store;
+  }
+
+  vm(name: string): Vm {
+    const row = this.store.vms.get(name);
+    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded);
+  }
+
+  private emit(name: string): void {
+    const row = this.store.vms.find(name);
+    if (row) this.ctx.bus.emit({ type: 'vm:state', vm: this.vm(name) });
+  }
+
+  /**
+   * Bring recorded state in line with reality: a VM whose VMM is alive (pid alive
+   * and running the recorded argv) is running; one whose VMM and supervisor are
+   * both gone is stopped (if it was stopping) or crashed.
+   */
+  reconcile(name?: string): void {
+    const rows = name ? [this.store.vms.get(name)] : this.store.vms.list();
+    for (const vm of rows) {
+      if (vm.state === 'stopped' || vm.state === 'crashed') continue;
+      const vmmAlive = runsArgv(vm.pid, vm.argv);
+      const ownerAlive = isAlive(vm.supervisorPid);
+      if (vmmAlive) {
+        if (vm.state === 'starting') this.store.vms.update(vm.name, { state: 'running' });
+        continue;
+      }
+      if (ownerAlive) continue; // the supervisor (or the starter) is still at work and will record the outcome
+      const wasStopping = vm.state === 'stopping';
+      const starting = vm.state === 'starting' && vm.pid === null;
+      this.store.vms.update(vm.name, {
+        state: wasStopping || starting ? 'stopped' : 'crashed',
+        pid: null,
+        supervisorPid: null,
+        lastError: wasStopping
+          ? null
+          : starting
+            ? 'The start was interrupted before the VMM ran.'
+            : `The VMM (pid ${vm.pid ?? '?'}) ended while no okLinux process was watching it. See "oklinux logs ${vm.name}".`,
+      });
+      this.store.events.append('vm.reconciled', vm.name, { from: vm.state });
+      this.emit(vm.name);
+    }
+  }
+
+  list(): Vm[] {
+    this.reconcile();
+    return this.store.vms.list().map((r) => this.vm(r.name));
+  }
+
+  /** Work out exactly what would run: backend, binary, argv. Nothing is started. */
+  async plan(vm: VmRow, opts: { pull: boolean; backend?: VmmBackend; prepare: boolean }): Promise<PlannedStart> {
+    const settings = this.store.settings.get();
+    const chosen = resolveVmm({
+      configured: settings.bldyPath,
+      binDir: this.ctx.paths.bin,
+      envPath: this.ctx.env.PATH,
+    });
+    const wanted =
+      opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend !== 'auto' ? settings.backend : null);
+    let backend: VmmBackend;
+    let bin: string;
+    if (wanted === 'bldy' || (!wanted && (chosen.kind === 'bldy' || chosen.kind === 'crosvm'))) {
+      backend = 'bldy';
+      bin = chosen.kind === 'bldy' || chosen.kind === 'crosvm' ? chosen.path! : 'bldy';
+    } else if (wanted === 'qemu' || chosen.kind === 'qemu') {
+      backend = 'qemu';
+      bin = chosen.kind === 'qemu' ? chosen.path! : qemuBinaryName();
+    } else {
+      throw new OkError('VMM', `Cannot start "${vm.name}": ${chosen.reason}.`);
+    }
+    if (opts.prepare && !path.isAbsolute(bin)) {
+      throw new OkError(
+        'VMM',
+        backend === 'bldy'
+          ? `Cannot start "${vm.name}": bldy was asked for but is not installed. Set its path in settings, pull a catalog's bldy, or use --backend qemu.`
+          : `Cannot start "${vm.name}": ${qemuBinaryName()} is not installed (Debian/Ubuntu: "apt-get install qemu-system-x86").`,
+      );
+    }
+    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
+    // bldy runs only with KVM: asking for it explains clearly when /dev/kvm is unusable
+    const accel = await resolveAccel(backend === 'bldy' ? 'kvm' : accelSetting).catch((e: unknown) => {
+      if (opts.prepare) throw e;
+      return { accel: 'kvm' as const, reason: 'dry run' };
+    });
+
+    const image = await this.opts.resolveImage(vm.image, { pull: opts.pull });
+    const shares: ShareSpec[] = [];
+    for (const s of this.store.shares.list(vm.name)) {
+      if (opts.prepare) await validateHostDir(s.hostPath, { writable: !s.readOnly });
+      shares.push({
+        tag: s.tag,
+        hostPath: s.hostPath,
+        readOnly: s.readOnly,
+        guestPath: s.guestPath,
+        mountOptions: mountOptions(backend, s.readOnly),
+      });
+    }
+    const rootHost = opts.prepare && this.opts.prepareRoot ? await this.opts.prepareRoot(vm) : vm.rootDir;
+    const runDir = this.ctx.paths.runDir(vm.id);
+    const spec: VmSpec = {
+      name: vm.name,
+      kernelPath: image.kernelPath,
+      ...(image.initrdPath ? { initrdPath: image.initrdPath } : {}),
+      params: [image.cmdline, `oklinux.hostname=${vm.name}`, vm.append],
+      cpus: vm.cpus,
+      memoryMiB: vm.memoryMiB,
+      accel: accel.accel,
+      runDir,
+      controlSocket: path.join(runDir, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
+      shares,
+      ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
+    };
+    let args: string[];
+    if (backend === 'qemu') {
+      args = qemuArgv(spec);
+    } else {
+      if (opts.prepare) fs.mkdirSync(runDir, { recursive: true });
+      const prepared = opts.prepare ? await prepareBldyShares(spec) : planBldyShares(spec);
+      args = bldyArgv(spec, prepared);
+    }
+    return { backend, bin, args, spec, accelReason: accel.reason };
+  }
+
+  /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
+  async start(name: string): Promise<Vm> {
+    this.reconcile(name);
+    const claimed = this.store.tx(() => {
+      if (!this.store.vms.transition(name, ['stopped', 'crashed'], 'starting')) return false;
+      this.store.vms.update(name, { supervisorPid: process.pid, pid: null, lastError: null });
+      return true;
+    });
+    if (!claimed) {
+      throw new OkError('CONFLICT', `The VM "${name}" is already ${this.store.vms.get(name).state}.`);
+    }
+    this.emit(name);
+    try {
+      const vm = this.store.vms.get(name);
+      const planned = await this.plan(vm, { pull: true, prepare: true });
+      const runDir = planned.spec.runDir;
+      fs.mkdirSync(runDir, { recursive: true });
+      fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true });
+      fs.rmSync(planned.spec.controlSocket, { force: true });
+      const plan: LaunchPlan = {
+        vm: name,
+        dbFile: this.ctx.paths.db,
+        backend: planned.backend,
+        bin: planned.bin,
+        args: planned.args,
+        cwd: runDir,
+        controlSocket: planned.spec.controlSocket,
+        consoleSocket: path.join(runDir, 'console.sock'),
+        logFile: this.ctx.paths.consoleLog(name),
+        gracefulMs: envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000),
+        watchdogMs: envMs(this.ctx.env, 'OKLINUX_BOOT_WATCHDOG_MS', 30_000),
+        watchdogHint:
+          planned.spec.accel === 'kvm'
+            ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
+            : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
+      };
+      const planFile = path.join(runDir, 'launch.json');
+      fs.writeFileSync(`${planFile}.tmp`, JSON.stringify(plan));
+      fs.renameSync(`${planFile}.tmp`, planFile);
+      this.store.shares.clearPending(name);
+      const supLog = fs.openSync(path.join(runDir, 'supervisor.log'), 'a');
+      let sup;
+      try {
+        sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
+          detached: true,
+          stdio: ['ignore', 'ignore', supLog],
+          env: this.ctx.env,
+        });
+      } finally {
+        fs.closeSync(supLog);
+      }
+      sup.unref();
+      const supPid = sup.pid;
+      if (!supPid) throw new OkError('VMM', `Could not start the supervisor for "${name}".`);
+      // Wait for the supervisor to spawn the VMM (or fail).
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const row = this.store.vms.get(name);
+        if (row.state !== 'starting') break;
+        if (!isAlive(supPid)) {
+          const log = tailLog(path.join(runDir, 'supervisor.log'), 2000).trim();
+          throw new OkError(
+            'VMM',
+            `The supervisor for "${name}" exited before the VMM started.${log ? `\n${log}` : ''}`,
+          );
+        }
+        if (Date.now() > deadline) throw new OkError('TIMEOUT', `The VM "${name}" did not start within 60 s.`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      this.emit(name);
+      await this.monitor(name).catch(() => undefined);
+      return this.vm(name);
+    } catch (e) {
+      const row = this.store.vms.get(name);
+      if (row.state === 'starting') {
+        this.store.vms.update(name, {
+          state: 'stopped',
+          supervisorPid: null,
+          lastError: e instanceof Error ? e.message : String(e),
+        });
+        this.emit(name);
+      }
+      throw e;
+    }
+  }
+
+  /** Keep a console connection to a running VM: relays console data and state changes as events. */
+  async monitor(name: string): Promise<ConsoleClient | null> {
+    const existing = this.monitors.get(name);
+    if (existing) return existing;
+    const row = this.store.vms.get(name);
+    if (row.state !== 'running' && row.state !== 'stopping') return null;
+    const sockPath = path.join(this.ctx.paths.runDir(row.id), 'console.sock');
+    const client = await ConsoleClient.connect(sockPath, (m) => {
+      if (m.type === 'data') this.ctx.bus.emit({ type: 'console:data', vm: name, data: m.data });
+      else if (m.type === 'exit' || m.type === 'warning' || m.type === 'hello') this.emit(name);
+    });
+    this.monitors.set(name, client);
+    client.onClose(() => {
+      this.monitors.delete(name);
+      // the supervisor records the exit just before closing; give it a moment
+      setTimeout(() => {
+        if (this.store.db.open && this.store.vms.find(name)) {
+          this.reconcile(name);
+          this.emit(name);
+        }
+      }, 50);
+    });
+    return client;
+  }
+
+  async stop(name: string, force: boolean): Promise<Vm> {
+    this.reconcile(name);
+    const row = this.store.vms.get(name);
+    if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
+    const timeout = envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000) + 10_000;
+    if (isAlive(row.supervisorPid) && row.state !== 'starting') {
+      const client = await this.monitor(name);
+      client?.send({ type: 'stop', force });
+      if (row.pid && !(await waitGone(row.pid, timeout))) {
+        throw new OkError('TIMEOUT', `The VM "${name}" did not stop within ${Math.round(timeout / 1000)} s.`);
+      }
+      // wait for the supervisor to record the outcome
+      const end = Date.now() + 5000;
+      while (Date.now() < end && ['running', 'stopping'].includes(this.store.vms.get(name).state)) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } else if (row.pid && runsArgv(row.pid, row.argv)) {
+      // No supervisor (it died): stop the VMM directly.
+      this.store.vms.update(name, { state: 'stopping' });
+      signal(row.pid, force ? 'SIGKILL' : 'SIGTERM');
+      if (!(await waitGone(row.pid, force ? 5000 : 10_000))) signal(row.pid, 'SIGKILL');
+      await waitGone(row.pid, 5000);
+      this.store.vms.update(name, { state: 'stopped', pid: null, supervisorPid: null });
+    }
+    this.reconcile(name);
+    this.emit(name);
+    return this.vm(name);
+  }
+
+  async remove(name: string, keepRoot: boolean): Promise<void> {
+    this.reconcile(name);
+    const row = this.store.vms.get(name);
+    if (row.state !== 'stopped' && row.state !== 'crashed') {
+      throw new OkError('CONFLICT', `The VM "${name}" is ${row.state}; stop it first ("oklinux stop ${name}").`);
+    }
+    this.store.vms.remove(name);
+    fs.rmSync(this.ctx.paths.runDir(row.id), { recursive: true, force: true });
+    const vmDir = this.ctx.paths.vmDir(name);
+    if (keepRoot) {
+      for (const f of ['console.log', 'console.log.1']) fs.rmSync(path.join(vmDir, f), { force: true });
+    } else {
+      fs.rmSync(vmDir, { recursive: true, force: true });
+    }
+    this.store.events.append('vm.removed', name, { keepRoot });
+  }
+
+  logs(name: string, bytes = 64 * 1024): string {
+    this.store.vms.get(name);
+    return tailLog(this.ctx.paths.consoleLog(name), bytes);
+  }
+
+  async attach(name: string): Promise<{ tail: string }> {
+    this.reconcile(name);
+    this.attached.add(name);
+    await this.monitor(name).catch(() => undefined);
+    const row = this.store.vms.get(name);
+    const running = row.state === 'running' || row.state === 'starting' || row.state === 'stopping';
+    const tail = this.logs(name, 256 * 1024);
+    return { tail: running ? currentBoot(tail) : tail };
+  }
+
+  detach(name: string): void {
+    this.attached.delete(name);
+  }
+
+  async write(name: string, data: string): Promise<void> {
+    const client = await this.requireConsole(name);
+    client.send({ type: 'input', data });
+  }
+
+  async resize(name: string, cols: number, rows: number): Promise<void> {
+    const client = await this.requireConsole(name);
+    client.send({ type: 'resize', cols, rows });
+  }
+
+  private async requireConsole(name: string): Promise<ConsoleClient> {
+    this.reconcile(name);
+    const client = await this.monitor(name);
+    if (!client) {
+      throw new OkError(
+        'CONFLICT',
+        `The VM "${name}" is ${this.store.vms.get(name).state}; start it to use its console.`,
+      );
+    }
+    return client;
+  }
+
+  close(): void {
+    for (const c of this.monitors.values()) c.close();
+    this.monitors.clear();
+  }
+}

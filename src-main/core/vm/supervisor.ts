@@ -1,0 +1,168 @@
+/**
+ * The supervisor: one small detached process per running VM. It owns the VMM's
+ * pty (the serial console), appends the console to the VM's log, serves the
+ * console socket to any number of clients (the app, `oklinux console`), carries
+ * out stop requests, and records the VMM's end in SQLite. Front ends are only
+ * clients, so a VM outlives the CLI or the window that started it.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { execFile } from 'node:child_process';
+import pty from 'node-pty';
+import { Store } from '@core/store';
+import { connectQmp } from '@core/vmm/qmp';
+import { bldyStopArgv } from '@core/vmm/bldy';
+import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
+import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
+import { waitGone } from './proc';
+
+export interface LaunchPlan {
+  vm: string;
+  dbFile: string;
+  backend: 'qemu' | 'bldy';
+  /** The VMM binary and its arguments. */
+  bin: string;
+  args: string[];
+  cwd: string;
+  controlSocket: string;
+  consoleSocket: string;
+  logFile: string;
+  /** How long a graceful stop may take before SIGTERM. */
+  gracefulMs: number;
+  /** Warn when the guest prints nothing for this long after start. */
+  watchdogMs: number;
+  /** A hint for the watchdog warning (e.g. try --accel tcg). */
+  watchdogHint: string;
+}
+
+const signalName = (n: number): string =>
+  Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
+
+export async function runSupervisor(plan: LaunchPlan): Promise<void> {
+  const store = new Store(plan.dbFile);
+  const log = new ConsoleLog(plan.logFile);
+  log.write(bootMarker());
+  const clients = new Set<net.Socket>();
+  const broadcast = (m: ServerMessage): void => clients.forEach((c) => send(c, m));
+  let stopRequested = false;
+  let sawOutput = false;
+
+  const child = pty.spawn(plan.bin, plan.args, {
+    name: 'xterm-256color',
+    cols: 120,
+    rows: 40,
+    cwd: plan.cwd,
+    env: process.env as Record<string, string>,
+  });
+
+  const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => child.onExit(resolve));
+  child.onData((data) => {
+    sawOutput = true;
+    log.write(data);
+    broadcast({ type: 'data', data });
+  });
+
+  const watchdog = setTimeout(() => {
+    if (sawOutput) return;
+    const message = `The VM "${plan.vm}" printed nothing on its console within ${Math.round(plan.watchdogMs / 1000)} s. ${plan.watchdogHint}`;
+    store.vms.update(plan.vm, { lastError: message });
+    broadcast({ type: 'warning', message });
+  }, plan.watchdogMs);
+  watchdog.unref();
+
+  const stop = async (force: boolean): Promise<void> => {
+    const first = !stopRequested;
+    stopRequested = true;
+    if (first) store.vms.transition(plan.vm, ['running', 'starting'], 'stopping');
+    if (force) {
+      child.kill('SIGKILL');
+      return;
+    }
+    if (!first) return;
+    await askGuestToPowerOff(plan).catch(() => undefined);
+    if (await waitGone(child.pid, plan.gracefulMs)) return;
+    child.kill('SIGTERM');
+    if (await waitGone(child.pid, 5000)) return;
+    child.kill('SIGKILL');
+  };
+
+  fs.rmSync(plan.consoleSocket, { force: true });
+  const server = net.createServer((sock) => {
+    clients.add(sock);
+    sock.on('close', () => clients.delete(sock));
+    sock.on('error', () => clients.delete(sock));
+    send(sock, { type: 'hello', pid: child.pid, state: stopRequested ? 'stopping' : 'running' });
+    onLines<ClientMessage>(sock, (msg) => {
+      if (msg.type === 'input' && typeof msg.data === 'string') child.write(msg.data);
+      else if (msg.type === 'resize' && msg.cols > 0 && msg.rows > 0) child.resize(msg.cols, msg.rows);
+      else if (msg.type === 'stop') void stop(msg.force === true);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(plan.consoleSocket, () => resolve());
+  });
+
+  // Running only once clients can reach the console.
+  store.vms.update(plan.vm, {
+    state: 'running',
+    pid: child.pid,
+    supervisorPid: process.pid,
+    argv: [plan.bin, ...plan.args],
+    controlSocket: plan.controlSocket,
+    startedAt: new Date().toISOString(),
+    exitCode: null,
+    exitSignal: null,
+    lastError: null,
+  });
+  store.events.append('vm.started', plan.vm, { pid: child.pid, argv: [plan.bin, ...plan.args] });
+
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void stop(false));
+
+  const exit = await exited;
+  clearTimeout(watchdog);
+  const sig = exit.signal ? signalName(exit.signal) : null;
+  const crashed = !stopRequested && (exit.exitCode !== 0 || sig !== null);
+  const state = crashed ? 'crashed' : 'stopped';
+  const how = sig ? `was killed by ${sig}` : `exited with code ${exit.exitCode}`;
+  const lastError = crashed
+    ? `The VMM ${how}. The console's last lines:\n${lastLines(currentBoot(tailLog(plan.logFile, 4096)), 20)}`
+    : null;
+  store.vms.update(plan.vm, {
+    state,
+    pid: null,
+    supervisorPid: null,
+    exitCode: sig ? null : exit.exitCode,
+    exitSignal: sig,
+    ...(crashed ? { lastError } : {}),
+  });
+  store.events.append(crashed ? 'vm.crashed' : 'vm.stopped', plan.vm, { code: exit.exitCode, signal: sig });
+  broadcast({ type: 'exit', state, code: sig ? null : exit.exitCode, signal: sig });
+  for (const c of clients) c.end();
+  server.close();
+  fs.rmSync(plan.consoleSocket, { force: true });
+  log.close();
+  store.close();
+}
+
+function lastLines(text: string, n: number): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+  return clean.split('\n').slice(-n).join('\n').trim();
+}
+
+/** Ask the guest to shut down: ACPI power button through QMP, or `bldy powerbtn`. */
+async function askGuestToPowerOff(plan: LaunchPlan): Promise<void> {
+  if (plan.backend === 'qemu') {
+    const qmp = await connectQmp(plan.controlSocket, { timeoutMs: 3000 });
+    try {
+      await qmp.execute('system_powerdown');
+    } finally {
+      qmp.close();
+    }
+    return;
+  }
+  const [powerbtn] = bldyStopArgv(plan.controlSocket);
+  await new Promise<void>((resolve) => execFile(plan.bin, powerbtn, { timeout: 5000 }, () => resolve()));
+}

@@ -1,0 +1,78 @@
+/**
+ * QEMU: spec -> argv (pure).
+ *
+ * - `-nodefaults` drops the default serial, monitor, VGA and NIC, so `-nographic` only turns
+ *   off the display and does not claim stdio. The console is serial port 1 on a stdio
+ *   chardev with `signal=off`: Ctrl-C goes to the guest instead of killing QEMU.
+ * - QMP listens on a unix socket (see qmp.ts); `-no-reboot` makes a guest reboot end QEMU.
+ * - Each share is `-fsdev local,…,security_model=none[,readonly=on]` (no root needed; the
+ *   mapped models break symlinks) plus `-device virtio-9p-pci`. `readonly=on` enforces a
+ *   read-only share on the host; the guest also mounts it `ro`.
+ * - In option values parsed by QEMU (fsdev path, qmp socket path) ',' is written ',,'. The
+ *   values of -kernel, -initrd and -append are taken literally.
+ */
+import { OkError } from '@core/errors';
+import { kernelParamGroups, validateVmSpec } from './spec';
+import type { VmSpec } from './types';
+
+/** Escapes a value inside a QEMU `key=value,…` option string. */
+export function qemuOptValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+/** The chardev id of the console. */
+const QEMU_CONSOLE_CHARDEV = 'con0';
+
+export function qemuArgv(spec: VmSpec): string[] {
+  validateVmSpec(spec, 'qemu');
+  for (const share of spec.shares) {
+    if (share.p9Options?.length) {
+      throw new OkError(
+        'UNSUPPORTED',
+        `VM "${spec.name}": share "${share.tag}" has bldy p9 options (${share.p9Options.join(', ')}), which QEMU does not support; remove them or use bldy`,
+      );
+    }
+  }
+  const hasConsole = spec.params.some((g) => /(^|\s)console=/.test(g));
+  const groups = kernelParamGroups(spec, 'qemu', hasConsole ? '' : 'console=ttyS0');
+  const append = (hasConsole ? groups : ['console=ttyS0', ...groups]).join(' ');
+
+  const argv = [
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-accel',
+    spec.accel,
+    '-cpu',
+    spec.accel === 'kvm' ? 'host' : 'max',
+    '-m',
+    `${spec.memoryMiB}M`,
+    '-smp',
+    String(spec.cpus),
+    '-kernel',
+    spec.kernelPath,
+  ];
+  if (spec.initrdPath !== undefined) argv.push('-initrd', spec.initrdPath);
+  argv.push(
+    '-append',
+    append,
+    '-chardev',
+    `stdio,id=${QEMU_CONSOLE_CHARDEV},signal=off`,
+    '-serial',
+    `chardev:${QEMU_CONSOLE_CHARDEV}`,
+    '-qmp',
+    `unix:${qemuOptValue(spec.controlSocket)},server=on,wait=off`,
+    '-no-reboot',
+  );
+  const exports = [...(spec.rootShare ? [{ ...spec.rootShare, readOnly: false }] : []), ...spec.shares];
+  exports.forEach(({ tag, hostPath, readOnly }, i) => {
+    const ro = readOnly ? ',readonly=on' : '';
+    argv.push(
+      '-fsdev',
+      `local,id=fs${i},path=${qemuOptValue(hostPath)},security_model=none${ro}`,
+      '-device',
+      `virtio-9p-pci,fsdev=fs${i},mount_tag=${tag}`,
+    );
+  });
+  return argv;
+}

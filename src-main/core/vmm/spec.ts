@@ -1,0 +1,100 @@
+/**
+ * Checks a `VmSpec` before a backend turns it into an argv, and builds the kernel
+ * command line groups both backends share.
+ */
+import path from 'node:path';
+import { OkError } from '@core/errors';
+import { checkTagSyntax, validateTag } from '@core/shares/tags';
+import { validateGuestPath } from '@core/shares/paths';
+import { msizeFor, mountParam, rootParams } from '@core/shares/mount';
+import type { VmmBackend, VmSpec } from './types';
+
+/** sun_path is 108 bytes including the terminating NUL. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+/** x86 COMMAND_LINE_SIZE is 2048 bytes including the terminating NUL. */
+export const MAX_CMDLINE_BYTES = 2047;
+
+function invalid(spec: VmSpec, what: string): never {
+  throw new OkError('INVALID_INPUT', `VM "${spec.name}": ${what}`);
+}
+
+function checkAbsolute(spec: VmSpec, field: string, p: string): void {
+  if (!path.isAbsolute(p)) invalid(spec, `${field} "${p}" is not an absolute path`);
+}
+
+function checkMountOptions(spec: VmSpec, backend: VmmBackend, tag: string, readOnly: boolean, options: string): void {
+  if (!/^[^\s:"'\\]+$/.test(options)) {
+    invalid(
+      spec,
+      `share "${tag}" has mount options "${options}" with whitespace, ":", quotes or backslashes; build them with mountOptions()`,
+    );
+  }
+  const opts = options.split(',');
+  if (readOnly && !opts.includes('ro')) {
+    invalid(spec, `share "${tag}" is read-only but its mount options "${options}" lack "ro"`);
+  }
+  const msize = opts.find((o) => o.startsWith('msize='));
+  const limit = msizeFor(backend);
+  if (backend === 'bldy' && msize && !(Number(msize.slice(6)) <= limit)) {
+    invalid(
+      spec,
+      `share "${tag}" asks for ${msize}, but bldy's 9p server caps msize at ${limit}; use mountOptions('bldy', …)`,
+    );
+  }
+}
+
+/** Throws INVALID_INPUT naming the VM and the field if `spec` cannot be run on `backend`. */
+export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
+  checkAbsolute(spec, 'kernel', spec.kernelPath);
+  if (spec.initrdPath !== undefined) checkAbsolute(spec, 'initrd', spec.initrdPath);
+  checkAbsolute(spec, 'run directory', spec.runDir);
+  checkAbsolute(spec, 'control socket', spec.controlSocket);
+  if (Buffer.byteLength(spec.controlSocket) > MAX_SOCKET_PATH_BYTES) {
+    invalid(
+      spec,
+      `control socket path ${spec.controlSocket} is longer than ${MAX_SOCKET_PATH_BYTES} bytes (unix socket limit); use a shorter data directory`,
+    );
+  }
+  if (!Number.isInteger(spec.cpus) || spec.cpus < 1)
+    invalid(spec, `cpus must be a whole number >= 1, got ${spec.cpus}`);
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 1)
+    invalid(spec, `memory must be a whole number of MiB >= 1, got ${spec.memoryMiB}`);
+
+  const tags = new Set<string>();
+  const guestPaths = new Set<string>();
+  if (spec.rootShare) {
+    checkTagSyntax(spec.rootShare.tag);
+    checkAbsolute(spec, 'root share', spec.rootShare.hostPath);
+    tags.add(spec.rootShare.tag);
+  }
+  for (const share of spec.shares) {
+    validateTag(share.tag);
+    if (tags.has(share.tag)) invalid(spec, `two shares use the tag "${share.tag}"; tags must be unique per VM`);
+    tags.add(share.tag);
+    checkAbsolute(spec, `share "${share.tag}" host path`, share.hostPath);
+    validateGuestPath(share.guestPath);
+    if (guestPaths.has(share.guestPath))
+      invalid(spec, `two shares mount at ${share.guestPath}; give each its own guest path`);
+    guestPaths.add(share.guestPath);
+    checkMountOptions(spec, backend, share.tag, share.readOnly, share.mountOptions);
+  }
+}
+
+/**
+ * Kernel command line groups: the spec's non-blank groups, then the root share's
+ * parameters, then one `oklinux.mount=` parameter per share. Throws INVALID_INPUT if the
+ * joined line, plus `extra` (parameters the VMM adds itself), exceeds the kernel's limit.
+ */
+export function kernelParamGroups(spec: VmSpec, backend: VmmBackend, extra = ''): string[] {
+  const groups = spec.params.map((p) => p.trim()).filter((p) => p.length > 0);
+  if (spec.rootShare) groups.push(rootParams(backend, spec.rootShare.tag));
+  for (const share of spec.shares) groups.push(mountParam(share));
+  const bytes = Buffer.byteLength([...groups, extra].join(' ').trim());
+  if (bytes > MAX_CMDLINE_BYTES) {
+    invalid(
+      spec,
+      `the kernel command line would be ${bytes} bytes, over the kernel's ${MAX_CMDLINE_BYTES}; remove extra parameters or shares`,
+    );
+  }
+  return groups;
+}

@@ -1,0 +1,60 @@
+/**
+ * What a VM is made of, independent of the VMM that runs it. The backends turn a
+ * `VmSpec` into an argv (`bldyArgv`, `qemuArgv`); nothing here touches the disk.
+ */
+
+/** The VMMs okLinux drives. bldy is a crosvm fork with the same command line. */
+export type VmmBackend = 'bldy' | 'qemu';
+
+/** CPU virtualisation: hardware (KVM) or QEMU's software emulator (TCG). */
+export type Accel = 'kvm' | 'tcg';
+
+/** A host folder served to the guest over virtio-9p and mounted by the guest at `guestPath`. */
+export interface ShareSpec {
+  /** 9p mount tag: 1-31 bytes of [A-Za-z0-9_-] (see `validateTag`). */
+  tag: string;
+  /** Absolute host directory. */
+  hostPath: string;
+  readOnly: boolean;
+  /** Absolute guest mount point (see `validateGuestPath`). */
+  guestPath: string;
+  /** Guest mount options, from `mountOptions(backend, readOnly)`. */
+  mountOptions: string;
+  /**
+   * bldy only: extra crosvm p9 options, each `key=value`. Accepted keys: `ascii_casefold`
+   * (true|false), and the sandbox id-mapping keys `uid`, `gid`, `uidmap`, `gidmap`, which turn
+   * bldy's sandbox on (see bldy.ts). QEMU rejects a share that has any.
+   */
+  p9Options?: string[];
+}
+
+/**
+ * The VM's root filesystem, a host directory served over 9p ("rootless" okLinux). The
+ * guest mounts it read-write through `root=<tag> rootfstype=9p rootflags=…` (see `rootParams`).
+ */
+export interface RootShareSpec {
+  /** Normally `ROOT_TAG`. */
+  tag: string;
+  hostPath: string;
+}
+
+export interface VmSpec {
+  /** The VM's name (also used in messages). */
+  name: string;
+  kernelPath: string;
+  initrdPath?: string;
+  /**
+   * Kernel command line groups, in order: the bundle's base string, then the user's extra
+   * parameters. Blank groups are dropped. The backends append the root and share groups.
+   */
+  params: string[];
+  cpus: number;
+  memoryMiB: number;
+  accel: Accel;
+  /** Per-VM run directory (sockets, share symlinks); must exist before `prepareBldyShares`. */
+  runDir: string;
+  /** bldy control socket or QEMU QMP socket; at most 107 bytes (unix socket limit). */
+  controlSocket: string;
+  shares: ShareSpec[];
+  rootShare?: RootShareSpec;
+}

@@ -1,0 +1,118 @@
+/**
+ * VM test support: a test bundle (Debian kernel + busybox initramfs with
+ * oklinux-init) served from a local manifest over HTTP, so tests go through the
+ * real pull path; an environment for the CLI; and a console tap.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildInitramfs, kernelPath } from '../fixtures/guest';
+import { sha256Hex, startTestServer, type TestServer } from './http';
+import type { Engine } from '@core/engine';
+
+export const TEST_BUNDLE = 'testvm';
+
+export interface BundleServer {
+  server: TestServer;
+  manifestUrl: string;
+  close(): Promise<void>;
+}
+
+/** Serve the test bundle: GET /manifest.json, /vmlinuz, /initramfs.cpio.gz. */
+export async function serveTestBundle(opts: { name?: string; cmdline?: string } = {}): Promise<BundleServer> {
+  const kernel = fs.readFileSync(kernelPath());
+  const initrd = fs.readFileSync(buildInitramfs());
+  const server = await startTestServer();
+  server.route('/vmlinuz', { body: kernel });
+  server.route('/initramfs.cpio.gz', { body: initrd });
+  const manifest = {
+    schema: 1,
+    bundles: [
+      {
+        name: opts.name ?? TEST_BUNDLE,
+        version: '1',
+        arch: 'x86_64',
+        cmdline: opts.cmdline ?? 'console=ttyS0 quiet',
+        artifacts: {
+          kernel: { url: 'vmlinuz', sha256: sha256Hex(kernel), size: kernel.length },
+          initrd: { url: 'initramfs.cpio.gz', sha256: sha256Hex(initrd), size: initrd.length },
+        },
+      },
+    ],
+  };
+  server.route('/manifest.json', { body: Buffer.from(JSON.stringify(manifest)) });
+  return { server, manifestUrl: server.url('/manifest.json'), close: () => server.close() };
+}
+
+/** Environment for CLI children and in-process engines of a test. */
+export function vmEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    OKLINUX_HOME: home,
+    // no GitHub here: a closed port fails at once, and the catalog reports it as a warning
+    OKLINUX_GITHUB_API: 'http://127.0.0.1:9',
+    OKLINUX_STOP_GRACE_MS: '4000',
+  };
+}
+
+/** Collects a VM's console output from an engine's events. */
+export class ConsoleTap {
+  text = '';
+  private readonly off: () => void;
+  constructor(
+    private readonly engine: Engine,
+    private readonly vm: string,
+  ) {
+    this.off = engine.onEvent((e) => {
+      if (e.type === 'console:data' && e.vm === vm) this.text += e.data;
+    });
+  }
+
+  async attach(): Promise<void> {
+    const { tail } = await this.engine.invoke('console:attach', { name: this.vm });
+    this.text = tail + this.text;
+  }
+
+  /** Wait until the output after `from` matches `re`. */
+  async waitFor(re: RegExp, ms = 90_000, from = 0): Promise<string> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const m = this.text.slice(from).match(re);
+      if (m) return m[0];
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`console of ${this.vm} never matched ${re}; it ended with:\n${this.text.slice(-1500)}`);
+  }
+
+  /** Wait for oklinux-init's shell prompt (input typed earlier may be lost). */
+  ready(ms = 90_000): Promise<string> {
+    return this.waitFor(/oklinux-init: ready[\s\S]*# /, ms);
+  }
+
+  /** Type a command and wait for `expect` in what follows. */
+  async run(cmd: string, expect: RegExp, ms = 30_000): Promise<string> {
+    const from = this.text.length;
+    await this.engine.invoke('console:write', { name: this.vm, data: `${cmd}\n` });
+    return this.waitFor(expect, ms, from);
+  }
+
+  close(): void {
+    this.off();
+  }
+}
+
+/** Pids of processes whose command line mentions `needle` (e.g. a test's data dir). */
+export function processesMentioning(needle: string): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(path.join('/proc', d, 'cmdline'), 'utf8').replace(/\0/g, ' ');
+      const stat = fs.readFileSync(path.join('/proc', d, 'stat'), 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z') continue;
+      if (cmd.includes(needle)) out.push({ pid: Number(d), cmd });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}

@@ -1,0 +1,245 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OkError } from '@core/errors';
+import { qemuArgv, qemuOptValue } from '@core/vmm/qemu';
+import { connectQmp } from '@core/vmm/qmp';
+import type { ShareSpec, VmSpec } from '@core/vmm/types';
+import { ROOT_TAG, mountOptions } from '@core/shares';
+import { ensureTools } from '../fixtures/guest';
+import { startQemu, stopQemu } from './qemu-process';
+
+const SOCK = '/run/ok/7/qmp.sock';
+const KERNEL = '/data/store/sha256/aa/bzImage';
+const RW = 'trans=virtio,version=9p2000.L,msize=131072,cache=mmap';
+const RO = `${RW},ro`;
+
+function spec(over: Partial<VmSpec> = {}): VmSpec {
+  return {
+    name: 'dev',
+    kernelPath: KERNEL,
+    params: ['quiet loglevel=4'],
+    cpus: 2,
+    memoryMiB: 1024,
+    accel: 'tcg',
+    runDir: '/run/ok/7',
+    controlSocket: SOCK,
+    shares: [],
+    ...over,
+  };
+}
+
+function share(tag: string, hostPath: string, readOnly: boolean, extra: Partial<ShareSpec> = {}): ShareSpec {
+  return { tag, hostPath, readOnly, guestPath: `/mnt/${tag}`, mountOptions: mountOptions('qemu', readOnly), ...extra };
+}
+
+function failure(fn: () => unknown): OkError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof OkError) return e;
+    throw e;
+  }
+  throw new Error('expected an OkError');
+}
+
+const COMMON_TAIL = [
+  '-chardev',
+  'stdio,id=con0,signal=off',
+  '-serial',
+  'chardev:con0',
+  '-qmp',
+  `unix:${SOCK},server=on,wait=off`,
+  '-no-reboot',
+];
+
+describe('qemuArgv (golden)', () => {
+  it('no shares, tcg', () => {
+    expect(qemuArgv(spec())).toEqual([
+      '-nodefaults',
+      '-no-user-config',
+      '-nographic',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-m',
+      '1024M',
+      '-smp',
+      '2',
+      '-kernel',
+      KERNEL,
+      '-append',
+      'console=ttyS0 quiet loglevel=4',
+      ...COMMON_TAIL,
+    ]);
+  });
+
+  it('kvm, initrd, an explicit console, ro and rw shares', () => {
+    const s = spec({
+      accel: 'kvm',
+      cpus: 1,
+      memoryMiB: 512,
+      initrdPath: '/data/store/sha256/bb/initrd.img',
+      params: ['console=ttyS0,115200 quiet', ' '],
+      shares: [
+        share('src', '/home/u/src', false),
+        share('docs', '/home/u/docs', true, { guestPath: '/home/user/docs' }),
+      ],
+    });
+    expect(qemuArgv(s)).toEqual([
+      '-nodefaults',
+      '-no-user-config',
+      '-nographic',
+      '-accel',
+      'kvm',
+      '-cpu',
+      'host',
+      '-m',
+      '512M',
+      '-smp',
+      '1',
+      '-kernel',
+      KERNEL,
+      '-initrd',
+      '/data/store/sha256/bb/initrd.img',
+      '-append',
+      `console=ttyS0,115200 quiet oklinux.mount=src:/mnt/src:${RW} oklinux.mount=docs:/home/user/docs:${RO}`,
+      ...COMMON_TAIL,
+      '-fsdev',
+      'local,id=fs0,path=/home/u/src,security_model=none',
+      '-device',
+      'virtio-9p-pci,fsdev=fs0,mount_tag=src',
+      '-fsdev',
+      'local,id=fs1,path=/home/u/docs,security_model=none,readonly=on',
+      '-device',
+      'virtio-9p-pci,fsdev=fs1,mount_tag=docs',
+    ]);
+  });
+
+  it('root share first, then shares; ":" and " " kept, "," doubled in option values only', () => {
+    const s = spec({
+      kernelPath: '/k,1:2/bz Image',
+      controlSocket: '/run/ok,7/qmp.sock',
+      rootShare: { tag: ROOT_TAG, hostPath: '/data/vms/dev/root' },
+      shares: [share('odd', '/home/u/a:b c,d', true)],
+    });
+    expect(qemuArgv(s)).toEqual([
+      '-nodefaults',
+      '-no-user-config',
+      '-nographic',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-m',
+      '1024M',
+      '-smp',
+      '2',
+      '-kernel',
+      '/k,1:2/bz Image',
+      '-append',
+      'console=ttyS0 quiet loglevel=4 root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=131072,cache=mmap rw ' +
+        `oklinux.mount=odd:/mnt/odd:${RO}`,
+      '-chardev',
+      'stdio,id=con0,signal=off',
+      '-serial',
+      'chardev:con0',
+      '-qmp',
+      'unix:/run/ok,,7/qmp.sock,server=on,wait=off',
+      '-no-reboot',
+      '-fsdev',
+      'local,id=fs0,path=/data/vms/dev/root,security_model=none',
+      '-device',
+      'virtio-9p-pci,fsdev=fs0,mount_tag=oklinux-root',
+      '-fsdev',
+      'local,id=fs1,path=/home/u/a:b c,,d,security_model=none,readonly=on',
+      '-device',
+      'virtio-9p-pci,fsdev=fs1,mount_tag=odd',
+    ]);
+    expect(qemuOptValue('a,,b,')).toBe('a,,,,b,,');
+  });
+
+  it('rejects long or invalid tags, bldy p9 options and bad mount options', () => {
+    expect(failure(() => qemuArgv(spec({ shares: [share('t'.repeat(32), '/a', false)] }))).message).toMatch(
+      /at most 31 bytes/,
+    );
+    expect(failure(() => qemuArgv(spec({ shares: [share('a,b', '/a', false, { guestPath: '/mnt/ab' })] }))).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(
+      failure(() => qemuArgv(spec({ shares: [share(ROOT_TAG, '/a', false, { guestPath: '/mnt/r' })] }))).message,
+    ).toMatch(/reserved/);
+    const casefold = failure(() =>
+      qemuArgv(spec({ shares: [share('w', '/w', false, { p9Options: ['ascii_casefold=true'] })] })),
+    );
+    expect(casefold.code).toBe('UNSUPPORTED');
+    expect(casefold.message).toContain('ascii_casefold=true');
+    expect(failure(() => qemuArgv(spec({ shares: [share('w', '/w', true, { mountOptions: RW })] }))).message).toMatch(
+      /lack "ro"/,
+    );
+    expect(failure(() => qemuArgv(spec({ shares: [share('w', '/w', false, { guestPath: '/mnt/a b' })] }))).code).toBe(
+      'INVALID_INPUT',
+    );
+    expect(failure(() => qemuArgv(spec({ shares: [share('w', 'rel/dir', false)] }))).message).toMatch(
+      /host path "rel\/dir" is not an absolute path/,
+    );
+  });
+});
+
+describe('qemuArgv against a real QEMU', () => {
+  let tmp: string;
+  beforeAll(() => {
+    const { kernel } = ensureTools();
+    tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ok,q ')));
+    for (const d of ['root', 'a:b c,d', 'ro,dir']) fs.mkdirSync(path.join(tmp, d));
+    fs.symlinkSync(kernel, path.join(tmp, 'bz,Image'));
+    fs.writeFileSync(path.join(tmp, 'init:rd'), Buffer.alloc(4096));
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('starts paused with every share exported under its tag and fsdev', async () => {
+    const s = spec({
+      cpus: 1,
+      memoryMiB: 128,
+      kernelPath: path.join(tmp, 'bz,Image'),
+      initrdPath: path.join(tmp, 'init:rd'),
+      runDir: tmp,
+      controlSocket: path.join(tmp, 'q,mp.sock'),
+      rootShare: { tag: ROOT_TAG, hostPath: path.join(tmp, 'root') },
+      shares: [share('colon', path.join(tmp, 'a:b c,d'), false), share('ro', path.join(tmp, 'ro,dir'), true)],
+    });
+    const q = startQemu([...qemuArgv(s), '-S']);
+    try {
+      const qmp = await connectQmp(s.controlSocket);
+      expect(await qmp.queryStatus()).toEqual({ status: 'prelaunch', running: false });
+      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
+        path: '/machine/peripheral-anon',
+      });
+      const nine = devices
+        .filter((d) => d.type === 'child<virtio-9p-pci>')
+        .map((d) => d.name)
+        .sort();
+      expect(nine).toEqual(['device[0]', 'device[1]', 'device[2]']);
+      const seen = [];
+      for (const d of nine) {
+        const backend = `/machine/peripheral-anon/${d}/virtio-backend`;
+        seen.push([
+          await qmp.execute('qom-get', { path: backend, property: 'mount_tag' }),
+          await qmp.execute('qom-get', { path: backend, property: 'fsdev' }),
+        ]);
+      }
+      expect(seen).toEqual([
+        [ROOT_TAG, 'fs0'],
+        ['colon', 'fs1'],
+        ['ro', 'fs2'],
+      ]);
+      await qmp.quit();
+      expect(await q.exited).toEqual({ code: 0, signal: null });
+      expect(q.stderr()).toBe('');
+    } finally {
+      await stopQemu(q);
+    }
+  });
+});
