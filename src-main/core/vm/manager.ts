@@ -337,6 +337,7 @@ export class VmManager {
       while (Date.now() < end && ['running', 'stopping'].includes(this.store.vms.get(name).state)) {
         await new Promise((r) => setTimeout(r, 25));
       }
+      if (row.supervisorPid) await waitGone(row.supervisorPid, 5000);
     } else if (row.pid && runsArgv(row.pid, row.argv)) {
       // No supervisor (it died): stop the VMM directly.
       this.store.vms.update(name, { state: 'stopping' });

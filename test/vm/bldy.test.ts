@@ -1,0 +1,136 @@
+/**
+ * The bldy backend. bldy itself cannot run here (no bldy/crosvm build, and KVM
+ * guests hang), so a stand-in script plays it: it records its argv, prints
+ * nothing (which trips the boot watchdog), and exits when `bldy powerbtn SOCK`
+ * presses the power button. The argv golden rules are checked through the real
+ * CLI's `start --dry-run --backend bldy`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '@core/engine';
+import { runCli } from '../helpers/cli';
+import { tmpDir } from '../helpers/tmp';
+import { processesMentioning, serveTestBundle, vmEnv, TEST_BUNDLE, type BundleServer } from '../helpers/vm';
+
+const t = tmpDir('oklinux-bldy-');
+const home = path.join(t.dir, 'home');
+const fake = path.join(t.dir, 'bin', 'bldy');
+const record = path.join(t.dir, 'bldy-calls.log');
+const env = { ...vmEnv(home), FAKE_BLDY_LOG: record, OKLINUX_BOOT_WATCHDOG_MS: '1500' };
+const cli = (...args: string[]) => runCli(args, { env });
+let bundle: BundleServer;
+
+const FAKE_BLDY = `#!/bin/sh
+# A stand-in for bldy (crosvm's command line): records each call; "run" stays up silently
+# until "powerbtn" or "stop" is called with its control socket.
+echo "$*" >> "$FAKE_BLDY_LOG"
+case "$1" in
+  --version) echo "bldy 0.0.0-test"; exit 0 ;;
+  run)
+    sock=""; prev=""
+    for a in "$@"; do [ "$prev" = "-s" ] && sock="$a"; prev="$a"; done
+    echo $$ > "$sock.pid"
+    trap 'exit 0' USR1
+    trap 'exit 143' TERM
+    while :; do sleep 0.1; done ;;
+  powerbtn) kill -USR1 "$(cat "$2.pid")"; exit 0 ;;
+  stop) kill -KILL "$(cat "$2.pid")"; exit 0 ;;
+esac
+exit 2
+`;
+
+beforeAll(async () => {
+  fs.mkdirSync(path.dirname(fake), { recursive: true });
+  fs.writeFileSync(fake, FAKE_BLDY, { mode: 0o755 });
+  bundle = await serveTestBundle();
+  expect((await cli('catalog', 'add', bundle.manifestUrl)).code).toBe(0);
+  expect((await cli('pull', TEST_BUNDLE)).code).toBe(0);
+});
+
+afterAll(async () => {
+  for (const p of processesMentioning(home)) process.kill(p.pid, 'SIGKILL');
+  await bundle?.close();
+  t.cleanup();
+});
+
+describe('bldy argv (dry run, no bldy installed)', () => {
+  it('follows crosvm rules: serial, control socket, one --shared-dir per share, kernel last; ":" goes through a symlink', async () => {
+    const plain = path.join(t.dir, 'src');
+    const odd = path.join(t.dir, 'a:b c,d');
+    fs.mkdirSync(plain);
+    fs.mkdirSync(odd);
+    expect(
+      (await cli('create', 'b1', '--image', TEST_BUNDLE, '--cpus', '3', '--memory', '768', '--append', 'loglevel=4'))
+        .code,
+    ).toBe(0);
+    expect((await cli('share', 'add', 'b1', plain)).code).toBe(0);
+    expect((await cli('share', 'add', 'b1', odd, '--ro', '--tag', 'odd')).code).toBe(0);
+    const r = await cli('start', 'b1', '--dry-run', '--backend', 'bldy', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const argv = JSON.parse(r.stdout) as string[];
+    const run = path.join(home, 'run', '1');
+    const kernel = argv[argv.length - 1]!;
+    expect(argv[0]).toBe('bldy');
+    expect(argv.slice(1, 8)).toEqual([
+      'run',
+      '-m',
+      '768',
+      '-c',
+      '3',
+      '-i',
+      expect.stringMatching(/store\/sha256\/[0-9a-f]{64}$/),
+    ]);
+    expect(kernel).toMatch(/store\/sha256\/[0-9a-f]{64}$/);
+    const params = argv.flatMap((a, i) => (argv[i - 1] === '-p' ? [a] : []));
+    expect(params).toEqual([
+      'console=ttyS0 quiet',
+      'oklinux.hostname=b1',
+      'loglevel=4',
+      'oklinux.mount=src:/mnt/src:trans=virtio,version=9p2000.L,msize=65560,cache=mmap',
+      'oklinux.mount=odd:/mnt/odd:trans=virtio,version=9p2000.L,msize=65560,cache=mmap,ro',
+    ]);
+    expect(argv).toContain('--serial');
+    expect(argv[argv.indexOf('--serial') + 1]).toBe('type=stdout,hardware=serial,num=1,console,stdin');
+    expect(argv[argv.indexOf('-s') + 1]).toBe(path.join(run, 'control.sock'));
+    const shared = argv.flatMap((a, i) => (argv[i - 1] === '--shared-dir' ? [a] : []));
+    expect(shared).toEqual([`${plain}:src:type=p9`, `${path.join(run, 'shares', 'odd')}/.:odd:type=p9`]);
+    for (const s of shared) expect(s.split(':')).toHaveLength(3);
+    expect(argv).toContain('--disable-sandbox');
+    // the same VM under QEMU takes the path as it is, commas doubled
+    const q = JSON.parse((await cli('start', 'b1', '--dry-run', '--backend', 'qemu', '--json')).stdout) as string[];
+    expect(q).toContain(`local,id=fs1,path=${odd.replace(/,/g, ',,')},security_model=none,readonly=on`);
+  });
+});
+
+describe('bldy lifecycle (stand-in VMM)', () => {
+  it('starts through the configured bldy, warns when the guest prints nothing, and stops with the power button', async () => {
+    const engine = new Engine({ home, env });
+    try {
+      await engine.invoke('settings:set', { bldyPath: fake });
+      await engine.invoke('vms:create', { name: 'b2', image: TEST_BUNDLE, backend: 'bldy' });
+      const vm = await engine.invoke('vms:start', { name: 'b2' });
+      expect(vm.state).toBe('running');
+      const calls = () => (fs.existsSync(record) ? fs.readFileSync(record, 'utf8').trim().split('\n') : []);
+      for (let i = 0; i < 100 && !calls().at(-1)?.startsWith('run '); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(calls().at(-1)).toMatch(
+        /^run -m 1024 -c 2 -i .* -s .*control\.sock --serial type=stdout,hardware=serial,num=1,console,stdin --disable-sandbox .*[0-9a-f]{64}$/,
+      );
+      const end = Date.now() + 20_000;
+      let warned = '';
+      while (Date.now() < end && !warned) {
+        warned = (await engine.invoke('vms:get', { name: 'b2' })).lastError ?? '';
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(warned).toMatch(
+        /printed nothing on its console within 2 s\. KVM guests can hang on some hosts: try "--accel tcg"/,
+      );
+      const stopped = await engine.invoke('vms:stop', { name: 'b2' });
+      expect(stopped.state).toBe('stopped');
+      expect(calls().at(-1)).toMatch(/^powerbtn .*control\.sock$/);
+      expect(processesMentioning(home)).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
+});
