@@ -194,3 +194,58 @@ describe('from a GitHub listing to a kernel on disk', () => {
     expect(await readFile(join(dir, 'vmlinuz'), 'utf8')).toBe('MZ fake bzImage payload');
   });
 });
+
+describe('a bundle whose kernel is an okLinux release', () => {
+  const withRelease = (kernel: unknown) =>
+    parseManifest(
+      JSON.stringify({
+        schema: 1,
+        bundles: [
+          {
+            name: 'oklinux',
+            version: '1',
+            arch: 'x86_64',
+            artifacts: { kernel, rootfs: { url: 'root.tar.gz', sha256: HEX, format: 'tar.gz' } },
+          },
+        ],
+      }),
+      'default',
+      'https://m.example/default.json',
+    );
+
+  it('takes the newest verifiable release for "latest", with its .sha256 and bzImage member', () => {
+    const releases = [
+      release('kernel-6.6.2-b', '2025-03-02T00:00:00Z', false),
+      release('kernel-6.6.1-a', '2025-03-01T00:00:00Z'),
+    ];
+    const { entries } = buildCatalog({ releases, manifests: [withRelease({ release: 'latest' })], hostArch: 'x86_64' });
+    const b = entries.find((e) => e.ref === 'oklinux')!;
+    expect(b.installable).toBe(true);
+    expect(b.artifacts.map((a) => a.role)).toEqual(['kernel', 'rootfs']);
+    expect(b.artifacts[0]).toMatchObject({
+      url: releases[1]!.kernel.url,
+      sha256Url: releases[1]!.sha256!.url,
+      extract: 'arch/x86/boot/bzImage',
+    });
+  });
+
+  it('is listed but not installable when no release can be listed (offline)', () => {
+    const { entries } = buildCatalog({
+      releases: [],
+      manifests: [withRelease({ release: 'latest' })],
+      hostArch: 'x86_64',
+    });
+    expect(entries[0]).toMatchObject({ ref: 'oklinux', installable: false });
+    expect(entries[0]!.problem).toMatch(/okLinux release "latest", which is not in the catalog/);
+  });
+
+  it('refuses a kernel that names both a release and a URL, or neither', () => {
+    expect(() => withRelease({ release: 'latest', url: 'k', sha256: HEX })).toThrow(
+      /artifacts\.kernel\.release: give either release or url/,
+    );
+    expect(() => withRelease({})).toThrow(/artifacts\.kernel\.url: required: a URL, or release/);
+    expect(() => withRelease({ release: '../x' })).toThrow(
+      /artifacts\.kernel\.release: expected "latest" or an okLinux release tag/,
+    );
+  });
+});

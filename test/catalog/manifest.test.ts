@@ -1,3 +1,4 @@
+import type { ManifestArtifact } from '@core/catalog';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,9 +71,11 @@ describe('manifests', () => {
     expect(b.name).toBe('alpine-3.21');
     expect(b.cmdline).toBe('console=ttyS0 quiet');
     const dirUrl = pathToFileURL(resolve('resources/manifests')).toString();
-    expect(b.artifacts.kernel.url).toBe(`${dirUrl}/kernels/oklinux-kernel-x86_64.tar.gz`);
-    expect(b.artifacts.kernel.sha256Url).toBe(`${dirUrl}/kernels/oklinux-kernel-x86_64.tar.gz.sha256`);
-    expect(b.artifacts.kernel.extract).toBe('arch/x86/boot/bzImage');
+    expect((b.artifacts.kernel as ManifestArtifact).url).toBe(`${dirUrl}/kernels/oklinux-kernel-x86_64.tar.gz`);
+    expect((b.artifacts.kernel as ManifestArtifact).sha256Url).toBe(
+      `${dirUrl}/kernels/oklinux-kernel-x86_64.tar.gz.sha256`,
+    );
+    expect((b.artifacts.kernel as ManifestArtifact).extract).toBe('arch/x86/boot/bzImage');
     expect(b.artifacts.rootfs?.format).toBe('tar.gz');
     expect(m.vmm).toEqual([]);
   });
@@ -116,8 +119,8 @@ describe('manifests', () => {
     const b = m.bundles[0]!;
     expect(m.source).toBe(url);
     expect(b.cmdline).toBe('console=ttyS0');
-    expect(b.artifacts.kernel.url).toBe(`${srv.origin}/okl/v1/kernels/k.tar.gz`);
-    expect(b.artifacts.kernel.sha256Url).toBe(`${srv.origin}/okl/sums/k.sha256`);
+    expect((b.artifacts.kernel as ManifestArtifact).url).toBe(`${srv.origin}/okl/v1/kernels/k.tar.gz`);
+    expect((b.artifacts.kernel as ManifestArtifact).sha256Url).toBe(`${srv.origin}/okl/sums/k.sha256`);
     expect(b.artifacts.initrd).toEqual({ url: `${srv.origin}/abs/initrd.img`, sha256: HEX });
     expect(b.artifacts.rootfs).toEqual({
       url: `${srv.origin}/okl/v1/root.img`,
@@ -137,9 +140,13 @@ describe('manifests', () => {
     await mkdir(join(dir, 'sub'));
     await writeFile(join(dir, 'sub', 'm.json'), JSON.stringify({ schema: 1, bundles: [bundle()] }));
     const m = await loadManifest(join(dir, 'sub', 'm.json'));
-    expect(m.bundles[0]!.artifacts.kernel.url).toBe(pathToFileURL(join(dir, 'sub', 'kernels', 'k.tar.gz')).toString());
+    expect((m.bundles[0]!.artifacts.kernel as ManifestArtifact).url).toBe(
+      pathToFileURL(join(dir, 'sub', 'kernels', 'k.tar.gz')).toString(),
+    );
     const viaUrl = await loadManifest(pathToFileURL(join(dir, 'sub', 'm.json')).toString());
-    expect(viaUrl.bundles[0]!.artifacts.kernel.url).toBe(m.bundles[0]!.artifacts.kernel.url);
+    expect((viaUrl.bundles[0]!.artifacts.kernel as ManifestArtifact).url).toBe(
+      (m.bundles[0]!.artifacts.kernel as ManifestArtifact).url,
+    );
   });
 
   it('names the bad field', () => {
@@ -198,7 +205,7 @@ describe('manifests', () => {
     expect(problem({ schema: 1, bundles: [noFormat] })).toContain('bundles[0].artifacts.rootfs.format: required');
     // a local manifest may use file:// URLs
     const local = parse(k({ url: 'file:///srv/k.tar.gz', sha256: HEX }), 'file:///home/u/m.json');
-    expect(local.bundles[0]!.artifacts.kernel.url).toBe('file:///srv/k.tar.gz');
+    expect((local.bundles[0]!.artifacts.kernel as ManifestArtifact).url).toBe('file:///srv/k.tar.gz');
   });
 
   it('refuses other schema versions, non-objects and bad JSON clearly', async () => {

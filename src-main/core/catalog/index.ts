@@ -62,7 +62,8 @@ export function buildCatalog(input: CatalogInput): Catalog {
   };
   const source = `github:${input.repo ?? OKLINUX_REPO}`;
   for (const r of input.releases ?? []) add(releaseEntry(r, source));
-  for (const m of input.manifests ?? []) for (const b of m.bundles) add(bundleEntry(b, m.source));
+  const releases = entries.filter((e) => e.kind === 'oklinux-release');
+  for (const m of input.manifests ?? []) for (const b of m.bundles) add(bundleEntry(b, m.source, releases));
   return { entries, warnings };
 }
 
@@ -134,12 +135,26 @@ function releaseEntry(r: OkLinuxRelease, source: string): CatalogEntry {
   };
 }
 
-function bundleEntry(b: ManifestBundle, source: string): CatalogEntry {
-  const roles = ['kernel', 'initrd', 'rootfs'] as const;
-  const artifacts = roles.flatMap((role) => {
+function bundleEntry(b: ManifestBundle, source: string, releases: CatalogEntry[]): CatalogEntry {
+  let problem: string | null = null;
+  const artifacts: ContractArtifact[] = [];
+  const k = b.artifacts.kernel;
+  if ('release' in k) {
+    // the kernel of an okLinux release: its tarball, member and .sha256
+    const rel =
+      k.release === 'latest' ? releases.find((r) => r.installable) : releases.find((r) => r.ref === k.release);
+    const ka = rel?.installable ? rel.artifacts.find((a) => a.role === 'kernel') : undefined;
+    if (ka) artifacts.push(ka);
+    else {
+      problem = rel
+        ? `its kernel, okLinux release ${rel.ref}, cannot be installed: ${rel.problem ?? 'unknown reason'}`
+        : `its kernel is okLinux release "${k.release}", which is not in the catalog (are the okLinux releases reachable?)`;
+    }
+  } else artifacts.push(artifactOf('kernel', k));
+  for (const role of ['initrd', 'rootfs'] as const) {
     const a: ManifestArtifact | undefined = b.artifacts[role];
-    return a ? [artifactOf(role, a)] : [];
-  });
+    if (a) artifacts.push(artifactOf(role, a));
+  }
   const sizes = artifacts.map((a) => a.size);
   return {
     ref: b.name,
@@ -149,8 +164,8 @@ function bundleEntry(b: ManifestBundle, source: string): CatalogEntry {
     publishedAt: null,
     cmdline: b.cmdline,
     size: sizes.every((s) => s !== null) ? sizes.reduce<number>((n, s) => n + (s ?? 0), 0) : null,
-    installable: true,
-    problem: null,
+    installable: problem === null,
+    problem,
     source,
     artifacts,
   };

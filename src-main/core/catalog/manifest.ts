@@ -32,12 +32,25 @@ export interface ManifestArtifact {
   format?: 'tar.gz' | 'raw';
 }
 
+/**
+ * A kernel taken from an okLinux GitHub release instead of a URL: `latest` (the
+ * newest verifiable release) or a release tag. Its tarball, bzImage member and
+ * `.sha256` file come from the release, so the digest is still checked.
+ */
+export interface ManifestReleaseKernel {
+  release: string;
+}
+
 export interface ManifestBundle {
   name: string;
   version: string;
   arch: Arch;
   cmdline: string;
-  artifacts: { kernel: ManifestArtifact; initrd?: ManifestArtifact; rootfs?: ManifestArtifact };
+  artifacts: {
+    kernel: ManifestArtifact | ManifestReleaseKernel;
+    initrd?: ManifestArtifact;
+    rootfs?: ManifestArtifact;
+  };
 }
 
 export interface ManifestVmm extends ManifestArtifact {
@@ -166,7 +179,29 @@ function manifestSchema(base: URL, allowFile: boolean) {
   };
   const arch = z.enum(['x86_64', 'aarch64']);
 
-  const kernel = z.strictObject({ url, ...digest, extract: member.optional() }).superRefine(oneDigest);
+  const release = z.string().regex(/^(latest|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/, {
+    error: 'expected "latest" or an okLinux release tag',
+  });
+  const kernel = z
+    .strictObject({ url: url.optional(), ...digest, extract: member.optional(), release: release.optional() })
+    .superRefine((k, ctx) => {
+      if (k.release !== undefined) {
+        if (k.url !== undefined || k.sha256 !== undefined || k.sha256Url !== undefined || k.extract !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['release'],
+            message: 'give either release or url with its digest, not both',
+          });
+        }
+      } else if (k.url === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'required: a URL, or release ("latest" or a tag)' });
+      } else oneDigest(k, ctx);
+    })
+    .transform((k): ManifestArtifact | ManifestReleaseKernel => {
+      if (k.release !== undefined) return { release: k.release };
+      const { release: _r, url: u, ...rest } = k;
+      return { url: u!, ...rest };
+    });
   const initrd = z.strictObject({ url, ...digest }).superRefine(oneDigest);
   const rootfs = z.strictObject({ url, ...digest, format: z.enum(['tar.gz', 'raw']) }).superRefine(oneDigest);
   const bundle = z.strictObject({
