@@ -51,26 +51,32 @@ export const imageCommands: Command[] = [
   {
     name: 'images',
     usage: 'images [--refresh]',
-    summary: 'List the images available (okLinux releases, catalog bundles) and which are installed.',
+    summary: 'List the images available (okLinux releases, catalog bundles) and the installed ones (imports too).',
     options: { refresh: { type: 'boolean' } },
     async run(io, { positionals, values }) {
       needArgs(positionals, 0, this.usage);
-      const { entries, warnings } = await withEngine(io, (e) =>
-        e.invoke('catalog:list', { refresh: values.refresh === true }),
-      );
+      const { entries, warnings, installed } = await withEngine(io, async (e) => ({
+        ...(await e.invoke('catalog:list', { refresh: values.refresh === true })),
+        installed: await e.invoke('images:list', {}),
+      }));
       if (!io.json) for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
-      io.print({ entries, warnings }, () =>
-        entries.length
+      // Installed images the catalog does not offer (local imports, bundles of removed manifests).
+      const others = installed.filter((img) => !entries.some((e) => e.ref === img.ref));
+      io.print({ entries, warnings, installed }, () =>
+        entries.length || others.length
           ? table(
               ['REF', 'KIND', 'VERSION', 'SIZE', 'PUBLISHED', 'INSTALLED'],
-              entries.map((e) => [
-                e.ref,
-                e.kind,
-                e.version,
-                e.size === null ? null : formatBytes(e.size),
-                e.publishedAt?.slice(0, 10) ?? null,
-                e.installed ? 'yes' : e.installable ? 'no' : `no (${e.problem})`,
-              ]),
+              [
+                ...entries.map((e) => [
+                  e.ref,
+                  e.kind,
+                  e.version,
+                  e.size === null ? null : formatBytes(e.size),
+                  e.publishedAt?.slice(0, 10) ?? null,
+                  e.installed ? 'yes' : e.installable ? 'no' : `no (${e.problem})`,
+                ]),
+                ...others.map((img) => [img.ref, img.kind, img.version, formatBytes(img.size), null, 'yes']),
+              ],
             )
           : 'No images: the catalog is empty. Add a manifest with "oklinux catalog add URL|PATH".',
       );

@@ -365,18 +365,31 @@ export class Images {
     this.ctx.bus.emit({ type: 'catalog:changed' });
   }
 
-  /** Rehash every artifact against its name. */
+  /**
+   * Rehash every artifact against its name. A damaged file is taken out of the
+   * store (its content is not what its name says), so the next pull fetches it again.
+   */
   async verify(): Promise<VerifyResult[]> {
     const out: VerifyResult[] = [];
+    const images = this.store.images.list();
     for (const a of this.store.artifacts.list()) {
       const r = await this.downloader.cas
         .verify(a.sha256)
         .catch((e: unknown) => ({ ok: false as const, actual: '', err: e }));
-      const problem = r.ok
-        ? null
-        : 'err' in r
-          ? `cannot be read: ${(r.err as Error).message}`
-          : `its content hashes to ${r.actual}; pull the image again`;
+      let problem: string | null = null;
+      if (!r.ok) {
+        const users = images.filter((img) => img.artifacts.some((x) => x.sha256 === a.sha256));
+        const repair = users.length
+          ? `used by ${users.map((img) => `"${img.ref}"`).join(', ')}: ` +
+            users.map((img) => (img.kind === 'local' ? 'import it again' : `run "oklinux pull ${img.ref}"`)).join(', ')
+          : 'a download cache no image uses';
+        if ('err' in r) {
+          problem = `cannot be read (${(r.err as Error).message}); ${repair}`;
+        } else {
+          await this.downloader.cas.remove(a.sha256);
+          problem = `its content hashes to ${r.actual}, so it was removed from the store; ${repair}`;
+        }
+      }
       out.push({ sha256: a.sha256, path: a.path, ok: r.ok, problem });
     }
     return out;
