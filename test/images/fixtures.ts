@@ -89,8 +89,8 @@ export interface ReleaseInput {
   bzImage: Buffer;
   /** Digest the `.sha256` asset claims (default: the tarball's real one). */
   claimedSha256?: string;
-  /** Extra behaviour of the tarball's route (slow, dropping…). */
-  route?: Omit<RouteSpec, 'body'>;
+  /** Extra behaviour of the tarball's route (slow, dropping…), per request (0 for the first). */
+  route?: (index: number) => Omit<RouteSpec, 'body'>;
 }
 
 /**
@@ -107,7 +107,8 @@ export async function publish(s: Sandbox, releases: ReleaseInput[]): Promise<Pub
     const tag = kernelTag(spec);
     const asset = kernelAssetName(spec);
     const assetPath = `/sevki/okLinux/releases/download/${tag}/${asset}`;
-    s.server.route(assetPath, { ...r.route, body: tarball });
+    const extra = r.route;
+    s.server.route(assetPath, extra ? ({ index }) => ({ ...extra(index), body: tarball }) : { body: tarball });
     s.server.route(`${assetPath}.sha256`, {
       body: Buffer.from(`${r.claimedSha256 ?? sha256Hex(tarball)}  ${asset}\n`),
     });

@@ -17,14 +17,15 @@ afterEach(() => s.close());
 
 it('resumes with Range after the CLI doing the pull was SIGKILLed', async () => {
   const bzImage = testBytes(6 * MiB, 21);
-  // 64 KiB every 15 ms: about 1.5 s for the whole tarball, so the kill lands mid-transfer.
+  // The first answer is slow (64 KiB every 15 ms) and stops after 3 MiB, so the kill lands mid-transfer
+  // however late it comes; the next answers are served at full speed.
   const [rel] = (await publish(s, [
     {
       kernelRelease: '6.6.90-09000-gcccccccccccc',
       commit: 'c'.repeat(40),
       publishedAt: '2025-04-01T00:40:00Z',
       bzImage,
-      route: { sliceDelayMs: 15 },
+      route: (index) => (index === 0 ? { sliceDelayMs: 15, stallAfter: 3 * MiB } : {}),
     },
   ])) as [Published];
   const size = rel.tarball.length;
@@ -38,8 +39,8 @@ it('resumes with Range after the CLI doing the pull was SIGKILLed', async () => 
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<NodeJS.Signals | number | null>((r) => child.on('exit', (code, sig) => r(sig ?? code)));
 
-  // Bounded wait until the CLI has written at least 1 MiB of the tarball to its .part file.
-  const has = () => fs.existsSync(part) && fs.statSync(part).size >= MiB;
+  // Bounded wait until the CLI has written at least 2 MiB of the tarball to its .part file.
+  const has = () => fs.existsSync(part) && fs.statSync(part).size >= 2 * MiB;
   for (let i = 0; i < 600 && !has() && child.exitCode === null; i++) await sleep(25);
   expect(has(), `the pull wrote too little before the deadline; its stderr:\n${stderr}`).toBe(true);
   expect(child.kill('SIGKILL')).toBe(true);
