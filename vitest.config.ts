@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
 
 const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
+  // Compiles .svelte components for the renderer's component tests (jsdom, per file).
+  plugins: [svelte()],
   resolve: {
     alias: [
       { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
@@ -14,7 +17,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'src-main/**/*.test.ts'],
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     hookTimeout: 300_000,
     pool: 'forks',
     reporters: ['default'],

@@ -4,7 +4,8 @@
  * call it through `dispatch`, so validation and errors are the same everywhere.
  */
 import { fileURLToPath } from 'node:url';
-import type { AppEvent, Channel, Output } from '@contract';
+import path from 'node:path';
+import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
 import { dispatch, type Envelope, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
@@ -12,8 +13,20 @@ import { systemHandlers } from '@core/services/system';
 import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
+import { prepareRootDir } from '@core/vm/root';
+import { fstabLine } from '@core/shares';
+
+/** The app's resources (guest init, default manifest); packaged builds pass their own. */
+export function defaultResourcesDir(): string {
+  return fileURLToPath(new URL('../../resources', import.meta.url));
+}
+
+/** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
+export const DEFAULT_IMAGE = 'oklinux';
+export const DEFAULT_VM = 'oklinux';
 
 export interface EngineOptions {
+  resourcesDir?: string;
   home?: string;
   env?: NodeJS.ProcessEnv;
   /** How to start a VM's supervisor; defaults to this package's `oklinux __supervise`. */
@@ -36,10 +49,28 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     this.ctx = openContext(opts);
-    this.images = new Images(this.ctx, opts.images);
+    const resources = opts.resourcesDir ?? defaultResourcesDir();
+    const env = this.ctx.env;
+    this.images = new Images(this.ctx, {
+      builtinManifests: [env.OKLINUX_DEFAULT_MANIFEST ?? path.join(resources, 'manifests', 'default.json')],
+      ...opts.images,
+    });
     this.vms = new VmManager(this.ctx, {
       launcher: opts.launcher ?? defaultLauncher(),
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
+      prepareRoot: async (vm, image, shares) => {
+        const root = vm.rootDir ?? (image.rootfs ? this.ctx.paths.rootDir(vm.name) : null);
+        if (!root) return null;
+        await prepareRootDir({
+          vm: vm.name,
+          root,
+          tarball: image.rootfs ?? null,
+          initScript: path.join(resources, 'guest', 'oklinux-init'),
+          fstabLines: shares.map(fstabLine),
+        });
+        if (!vm.rootDir) this.ctx.store.vms.update(vm.name, { rootDir: root });
+        return root;
+      },
     });
     const images = this.images;
     this.handlers = {
@@ -68,10 +99,21 @@ export class Engine {
         await images.cancel(id);
         return null;
       },
-      'vms:launch': () => {
-        throw new OkError('UNSUPPORTED', 'vms:launch is not available in this build yet.');
-      },
+      'vms:launch': ({ name, image }) => this.launch(name, image),
     };
+  }
+
+  /**
+   * One click: create the VM if it does not exist (with the default okLinux
+   * bundle unless `image` is given), then start it, pulling what is missing.
+   */
+  async launch(name = DEFAULT_VM, image?: string, create: Partial<Input<'vms:create'>> = {}): Promise<Vm> {
+    if (!this.ctx.store.vms.find(name)) {
+      await this.invoke('vms:create', { ...create, name, image: image ?? DEFAULT_IMAGE });
+    }
+    const vm = await this.invoke('vms:get', { name });
+    if (vm.state === 'running' || vm.state === 'starting') return vm;
+    return this.invoke('vms:start', { name });
   }
 
   call(channel: string, payload: unknown): Promise<Envelope> {

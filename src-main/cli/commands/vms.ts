@@ -6,6 +6,8 @@ import { runSupervisor, type LaunchPlan } from '@core/vm/supervisor';
 import { fstabFor } from '@core/services/vms';
 import { needArgs, table, type CliIO, type Command } from '../framework';
 import { withEngine } from '../main';
+import { withProgress } from './images';
+import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
 /** Ctrl-] detaches from a console, as in telnet and virsh. */
 export const DETACH_KEY = '\x1d';
@@ -25,9 +27,13 @@ function vmLine(vm: Vm): string {
  * Attach the terminal to a VM's console until the VM stops or the user presses
  * Ctrl-]. Resolves with the VM's final state (or 'detached').
  */
-export async function attachConsole(io: CliIO, engine: Engine, name: string): Promise<string> {
+export async function attachConsole(io: CliIO, engine: Engine, name: string, allowEnded = false): Promise<string> {
   const stdin = process.stdin;
   const vmNow = await engine.invoke('vms:get', { name });
+  if (vmNow.state === 'crashed' && allowEnded) {
+    io.stdout.write((await engine.invoke('console:attach', { name })).tail.slice(-4096));
+    return 'crashed';
+  }
   if (vmNow.state !== 'running' && vmNow.state !== 'starting') {
     throw new OkError('CONFLICT', `The VM "${name}" is ${vmNow.state}; start it with "oklinux start ${name}".`);
   }
@@ -71,6 +77,10 @@ export async function attachConsole(io: CliIO, engine: Engine, name: string): Pr
         }
         stdin.on('data', onInput);
         stdin.resume();
+        // it may have ended before the subscription was in place
+        return engine.invoke('vms:get', { name }).then((v) => {
+          if (v.state === 'stopped' || v.state === 'crashed') finish(v.state);
+        });
         stdin.once('end', () => {
           // stdin closed (a pipe ran dry): keep relaying output until the VM stops
         });
@@ -103,6 +113,38 @@ export function createInput(name: string, values: Record<string, unknown>) {
 }
 
 export const vmCommands: Command[] = [
+  {
+    name: 'run',
+    usage:
+      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--root-dir DIR]',
+    summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
+    description:
+      `With no arguments it runs the VM "${DEFAULT_VM}" from the bundle "${DEFAULT_IMAGE}" (the newest okLinux kernel ` +
+      'with the default root filesystem). It returns when the VM stops; Ctrl-] detaches and leaves it running.',
+    options: createOptions,
+    async run(io, { positionals, values }) {
+      if (positionals.length > 1)
+        throw new OkError('INVALID_INPUT', `unexpected argument "${positionals[1]}". Usage: oklinux ${this.usage}`);
+      const name = positionals[0] ?? DEFAULT_VM;
+      return withEngine(io, async (e) => {
+        const { image: _image, name: _name, ...create } = createInput(name, values);
+        const vm = await withProgress(io, e, () =>
+          e.launch(
+            name,
+            values.image as string | undefined,
+            Object.fromEntries(Object.entries(create).filter(([, v]) => v !== undefined)),
+          ),
+        );
+        const end = vm.state === 'running' ? await attachConsole(io, e, name, true) : vm.state;
+        if (end === 'crashed') {
+          const after = await e.invoke('vms:get', { name });
+          io.stderr.write(`\r\nThe VM "${name}" crashed. ${after.lastError ?? ''}\n`);
+          return 7;
+        }
+        return 0;
+      });
+    },
+  },
   {
     name: 'create',
     usage:

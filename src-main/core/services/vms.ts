@@ -56,7 +56,8 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       vms.reconcile(name);
       return vms.vm(name);
     },
-    'vms:create': (input) => {
+    'vms:create': async (input) => {
+      if (input.rootDir) await validateHostDir(input.rootDir, { writable: true });
       store.vms.create({
         name: input.name,
         image: input.image,

@@ -20,12 +20,15 @@ import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
+import { GUEST_INIT_PATH } from './root';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
   kernelPath: string;
   initrdPath?: string;
   cmdline: string;
+  /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
+  rootfs?: string | null;
 }
 
 /** How to start a supervisor process: `command args… <plan file>`. */
@@ -38,7 +41,7 @@ export interface VmManagerOptions {
   /** Resolve (and, unless `pull` is false, download) the image a VM boots. */
   resolveImage(ref: string, opts: { pull: boolean }): Promise<BootImage>;
   /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
-  prepareRoot?(vm: VmRow): Promise<string | null>;
+  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
   launcher: SupervisorLauncher;
 }
 
@@ -184,13 +187,23 @@ export class VmManager {
         mountOptions: mountOptions(backend, s.readOnly),
       });
     }
-    const rootHost = opts.prepare && this.opts.prepareRoot ? await this.opts.prepareRoot(vm) : vm.rootDir;
+    const rootHost =
+      opts.prepare && this.opts.prepareRoot
+        ? await this.opts.prepareRoot(vm, image, shares)
+        : (vm.rootDir ?? (image.rootfs ? this.ctx.paths.rootDir(vm.name) : null));
     const runDir = this.ctx.paths.runDir(vm.id);
     const spec: VmSpec = {
       name: vm.name,
       kernelPath: image.kernelPath,
       ...(image.initrdPath ? { initrdPath: image.initrdPath } : {}),
-      params: [image.cmdline, `oklinux.hostname=${vm.name}`, vm.append],
+      params: [
+        image.cmdline,
+        // a panic ends the VM (it shows as crashed, with the panic line) instead of hanging
+        /(^|\s)panic=/.test(`${image.cmdline} ${vm.append}`) ? '' : 'panic=-1',
+        `oklinux.hostname=${vm.name}`,
+        rootHost ? `init=${GUEST_INIT_PATH}` : '',
+        vm.append,
+      ],
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
       accel: accel.accel,

@@ -47,6 +47,8 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const broadcast = (m: ServerMessage): void => clients.forEach((c) => send(c, m));
   let stopRequested = false;
   let sawOutput = false;
+  let recent = '';
+  let panic: string | null = null;
 
   const child = pty.spawn(plan.bin, plan.args, {
     name: 'xterm-256color',
@@ -60,6 +62,10 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   child.onData((data) => {
     sawOutput = true;
     log.write(data);
+    if (!panic) {
+      recent = (recent + data).slice(-4096);
+      panic = /Kernel panic - not syncing: ([^\r\n]*)[\r\n]/.exec(recent)?.[1] ?? null;
+    }
     broadcast({ type: 'data', data });
   });
 
@@ -123,12 +129,15 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const exit = await exited;
   clearTimeout(watchdog);
   const sig = exit.signal ? signalName(exit.signal) : null;
-  const crashed = !stopRequested && (exit.exitCode !== 0 || sig !== null);
+  const crashed = panic !== null || (!stopRequested && (exit.exitCode !== 0 || sig !== null));
   const state = crashed ? 'crashed' : 'stopped';
   const how = sig ? `was killed by ${sig}` : `exited with code ${exit.exitCode}`;
-  const lastError = crashed
-    ? `The VMM ${how}. The console's last lines:\n${lastLines(currentBoot(tailLog(plan.logFile, 4096)), 20)}`
-    : null;
+  const tail = lastLines(currentBoot(tailLog(plan.logFile, 4096)), 20);
+  const lastError = panic
+    ? `${explainPanic(panic)}\nThe kernel said: "Kernel panic - not syncing: ${panic}". The console's last lines:\n${tail}`
+    : crashed
+      ? `The VMM ${how}. The console's last lines:\n${tail}`
+      : null;
   store.vms.update(plan.vm, {
     state,
     pid: null,
@@ -144,6 +153,21 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   fs.rmSync(plan.consoleSocket, { force: true });
   log.close();
   store.close();
+}
+
+/** A panic line in plain language. */
+export function explainPanic(line: string): string {
+  if (/VFS: Unable to mount root fs/.test(line)) {
+    return (
+      'The guest kernel could not mount its root filesystem. For a 9p root this means the kernel lacks 9p ' +
+      'support (CONFIG_9P_FS and CONFIG_NET_9P_VIRTIO built in, or their modules in an initrd), or the root ' +
+      'share is missing. okLinux kernels have 9p built in: use an okLinux release, or add an initrd that loads the modules.'
+    );
+  }
+  if (/No working init found|Attempted to kill init/.test(line)) {
+    return "The guest's init failed or exited: check that the root has /sbin/oklinux-init and /bin/sh.";
+  }
+  return 'The guest kernel panicked.';
 }
 
 function lastLines(text: string, n: number): string {

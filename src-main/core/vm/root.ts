@@ -1,0 +1,119 @@
+/**
+ * A VM's root filesystem, served over 9p ("rootless" okLinux): a directory on
+ * the host, filled once from the bundle's rootfs tarball (or chosen with
+ * --root-dir), into which the app installs its guest init and the shares'
+ * fstab lines before every boot.
+ *
+ * Security model: QEMU exports it with `security_model=none` (bldy's p9 server
+ * behaves the same way): the guest's file operations are done with the host
+ * user's own rights, and files the guest creates are owned by that user, so
+ * they stay readable and deletable on the host. `mapped-xattr` would keep guest
+ * owners and modes in xattrs instead, but it breaks symlinks made on the host
+ * (as in every rootfs tarball) and leaves files the host user sees with
+ * meaningless modes; Lima chose `none` for the same reasons.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { OkError } from '@core/errors';
+import { extractTree } from '@core/extract';
+
+export const GUEST_INIT_PATH = '/sbin/oklinux-init';
+const FSTAB_BEGIN = '# BEGIN okLinux Desktop shares (managed: edits here are replaced at each start)';
+const FSTAB_END = '# END okLinux Desktop shares';
+
+/** Resolve `p` inside `root` as a chroot would, following symlinks (absolute ones are root-relative). */
+export function resolveInRoot(root: string, p: string): string | null {
+  let parts = p.split('/').filter(Boolean);
+  let out: string[] = [];
+  for (let hops = 0; parts.length;) {
+    const part = parts.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      out.pop();
+      continue;
+    }
+    const here = path.join(root, ...out, part);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(here);
+    } catch {
+      return null;
+    }
+    if (st.isSymbolicLink()) {
+      if (++hops > 40) return null;
+      const target = fs.readlinkSync(here);
+      parts = [...target.split('/').filter(Boolean), ...parts];
+      if (target.startsWith('/')) out = [];
+      continue;
+    }
+    out.push(part);
+  }
+  return path.join(root, ...out);
+}
+
+async function writeAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const tmp = `${file}.oklinux-tmp`;
+  await fs.promises.writeFile(tmp, data, { mode });
+  await fs.promises.chmod(tmp, mode);
+  await fs.promises.rename(tmp, file);
+}
+
+/** Replace the managed block of `/etc/fstab` with `lines`, keeping everything else. */
+export function withShares(fstab: string, lines: string[]): string {
+  const kept: string[] = [];
+  let inside = false;
+  for (const l of fstab.split('\n')) {
+    if (l === FSTAB_BEGIN) inside = true;
+    else if (l === FSTAB_END) inside = false;
+    else if (!inside) kept.push(l);
+  }
+  while (kept.length && kept[kept.length - 1] === '') kept.pop();
+  const block = lines.length ? [FSTAB_BEGIN, ...lines, FSTAB_END] : [];
+  return [...kept, ...block].join('\n') + '\n';
+}
+
+/**
+ * Make `root` bootable: extract `tarball` into it when it does not exist yet,
+ * refuse a root without /bin/sh, install oklinux-init, and write the shares into
+ * its /etc/fstab.
+ */
+export async function prepareRootDir(opts: {
+  vm: string;
+  root: string;
+  tarball: string | null;
+  initScript: string;
+  fstabLines: string[];
+}): Promise<void> {
+  const { root, vm } = opts;
+  if (!fs.existsSync(root)) {
+    if (!opts.tarball) {
+      throw new OkError(
+        'NOT_FOUND',
+        `The root directory ${root} of "${vm}" does not exist, and its image has no rootfs to fill it from.`,
+      );
+    }
+    await fs.promises.mkdir(path.dirname(root), { recursive: true });
+    await extractTree(opts.tarball, root);
+  }
+  if (!fs.statSync(root).isDirectory())
+    throw new OkError('INVALID_INPUT', `The root ${root} of "${vm}" is not a directory.`);
+  const sh = resolveInRoot(root, '/bin/sh');
+  const st = sh ? fs.statSync(sh, { throwIfNoEntry: false }) : undefined;
+  const ok = !!st && st.isFile() && (st.mode & 0o111) !== 0;
+  if (!ok) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `The root filesystem of "${vm}" (${root}) has no /bin/sh, so it cannot boot to a shell. ` +
+        'Use a rootfs that has one (Alpine minirootfs, a debootstrap tree, busybox), or another --root-dir.',
+    );
+  }
+  const sbin = resolveInRoot(root, '/sbin') ?? path.join(root, 'sbin');
+  await fs.promises.mkdir(sbin, { recursive: true });
+  await writeAtomic(path.join(sbin, 'oklinux-init'), await fs.promises.readFile(opts.initScript), 0o755);
+  const etc = resolveInRoot(root, '/etc') ?? path.join(root, 'etc');
+  await fs.promises.mkdir(etc, { recursive: true });
+  const fstab = path.join(etc, 'fstab');
+  const current = fs.existsSync(fstab) ? await fs.promises.readFile(fstab, 'utf8') : '';
+  const next = withShares(current, opts.fstabLines);
+  if (next !== current) await writeAtomic(fstab, next, 0o644);
+}

@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { prepareRootDir, resolveInRoot, withShares } from '@core/vm/root';
+import { OkError } from '@core/errors';
+import { tmpDir } from '../helpers/tmp';
+
+let t: ReturnType<typeof tmpDir>;
+beforeEach(() => {
+  t = tmpDir();
+});
+afterEach(() => t.cleanup());
+
+const INIT = path.resolve('resources/guest/oklinux-init');
+
+function usrMergedRoot(root: string): void {
+  fs.mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+  fs.mkdirSync(path.join(root, 'usr/sbin'), { recursive: true });
+  fs.symlinkSync('usr/bin', path.join(root, 'bin'));
+  fs.symlinkSync('/usr/sbin', path.join(root, 'sbin'));
+  fs.writeFileSync(path.join(root, 'usr/bin/busybox'), '#!/bin/true\n', { mode: 0o755 });
+  fs.symlinkSync('/usr/bin/busybox', path.join(root, 'usr/bin/sh'));
+}
+
+describe('the 9p root directory', () => {
+  it('resolves paths as a chroot would: absolute links stay inside the root', () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.symlinkSync('/../../../etc', path.join(root, 'escape'));
+    expect(resolveInRoot(root, '/bin/sh')).toBe(path.join(root, 'usr/bin/busybox'));
+    expect(resolveInRoot(root, '/escape')).toBe(path.join(root, 'etc'));
+    expect(resolveInRoot(root, '/nope/x')).toBeNull();
+  });
+
+  it('installs oklinux-init through an /sbin symlink and writes the shares into a managed fstab block', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc/fstab'), 'proc /proc proc defaults 0 0\n');
+    const line = 'src /mnt/src 9p trans=virtio,version=9p2000.L,msize=131072,cache=mmap,_netdev,nofail 0 0';
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [line] });
+    const init = path.join(root, 'usr/sbin/oklinux-init');
+    expect(fs.readFileSync(init, 'utf8')).toBe(fs.readFileSync(INIT, 'utf8'));
+    expect(fs.statSync(init).mode & 0o777).toBe(0o755);
+    const fstab = fs.readFileSync(path.join(root, 'etc/fstab'), 'utf8');
+    expect(fstab.startsWith('proc /proc proc defaults 0 0\n# BEGIN okLinux Desktop shares')).toBe(true);
+    expect(fstab).toContain(`${line}\n# END okLinux Desktop shares\n`);
+    // again, with no shares: the block goes, the user's lines stay
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] });
+    expect(fs.readFileSync(path.join(root, 'etc/fstab'), 'utf8')).toBe('proc /proc proc defaults 0 0\n');
+  });
+
+  it('keeps fstab edits outside the block', () => {
+    const once = withShares('a\n', ['x']);
+    expect(withShares(`${once}b\n`, ['y'])).toBe(
+      'a\nb\n# BEGIN okLinux Desktop shares (managed: edits here are replaced at each start)\ny\n# END okLinux Desktop shares\n',
+    );
+  });
+
+  it('refuses a root without /bin/sh, and a missing root with nothing to fill it', async () => {
+    const root = path.join(t.dir, 'root');
+    fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+    fs.symlinkSync('/bin/missing', path.join(root, 'bin/sh'));
+    await expect(prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] })).rejects.toThrow(
+      /has no \/bin\/sh, so it cannot boot to a shell/,
+    );
+    await expect(
+      prepareRootDir({ vm: 'v', root: path.join(t.dir, 'none'), tarball: null, initScript: INIT, fstabLines: [] }),
+    ).rejects.toBeInstanceOf(OkError);
+  });
+});
