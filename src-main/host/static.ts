@@ -1,0 +1,52 @@
+/**
+ * Static files of the built renderer, shared by the browser host and Electron's
+ * app:// protocol: a URL path is decoded and resolved inside the root, never
+ * outside it, and names a file (a directory is never listed).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.wasm': 'application/wasm',
+};
+
+export function mimeType(file: string): string {
+  return TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** 200 with the file, 400 for a path that tries to leave the root or is malformed, 404 otherwise. */
+export type StaticLookup = { status: 200; file: string } | { status: 400 | 404 };
+
+export async function resolveStatic(root: string, urlPath: string): Promise<StaticLookup> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return { status: 400 };
+  }
+  if (!decoded.startsWith('/') || decoded.includes('\0') || decoded.includes('\\')) return { status: 400 };
+  const segments = decoded.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..')) return { status: 400 };
+  const base = path.resolve(root);
+  const file = path.join(base, ...(segments.length ? segments : ['index.html']));
+  if (!file.startsWith(base + path.sep)) return { status: 400 };
+  const st = await fs.promises.stat(file).catch(() => null);
+  return st?.isFile() ? { status: 200, file } : { status: 404 };
+}
