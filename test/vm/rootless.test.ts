@@ -139,4 +139,16 @@ describe('oklinux run from an empty data directory', () => {
     expect(vm.state).toBe('crashed');
     expect(vm.lastError).toMatch(/Kernel panic - not syncing: VFS: Unable to mount root fs/);
   });
+
+  it('asks before deleting a VM root: refused without a choice off a terminal, kept with --keep-root', async () => {
+    const root = path.join(home, 'vms', 'oklinux', 'root');
+    const ask = await cli('rm', 'oklinux');
+    expect(ask.code).toBe(2);
+    expect(ask.stderr).toContain(`--keep-root to keep it, or --delete-root`);
+    const kept = await cli('rm', 'oklinux', '--keep-root');
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain(`its root directory is kept at ${root}`);
+    expect(fs.existsSync(path.join(root, 'bin', 'busybox'))).toBe(true);
+    expect(JSON.parse((await cli('ls', '--json')).stdout).map((v: { name: string }) => v.name)).not.toContain('oklinux');
+  });
 });

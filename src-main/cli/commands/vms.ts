@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import readline from 'node:readline/promises';
 import type { Vm } from '@contract';
 import type { Engine } from '@core/engine';
 import { OkError } from '@core/errors';
@@ -8,6 +9,15 @@ import { needArgs, table, type CliIO, type Command } from '../framework';
 import { withEngine } from '../main';
 import { withProgress } from './images';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
+
+async function askYesNo(io: CliIO, question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: io.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
 
 /** Ctrl-] detaches from a console, as in telnet and virsh. */
 export const DETACH_KEY = '\x1d';
@@ -258,30 +268,52 @@ export const vmCommands: Command[] = [
   },
   {
     name: 'rm',
-    usage: 'rm <vm|image> [--keep-root] [--vm|--image]',
-    summary: 'Remove a VM (its root directory too unless --keep-root), or an installed image.',
-    options: { 'keep-root': { type: 'boolean' }, vm: { type: 'boolean' }, image: { type: 'boolean' } },
+    usage: 'rm <vm|image> [--keep-root|--delete-root] [--vm|--image]',
+    summary: 'Remove a VM (or, with --image or when no VM has the name, an installed image).',
+    description:
+      "A VM whose root filesystem the app made (from its image's rootfs) keeps its files there. On a terminal, rm asks " +
+      'whether to delete them; elsewhere, say --keep-root or --delete-root. A root chosen with --root-dir is never deleted.',
+    options: {
+      'keep-root': { type: 'boolean' },
+      'delete-root': { type: 'boolean' },
+      vm: { type: 'boolean' },
+      image: { type: 'boolean' },
+    },
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const name = positionals[0]!;
       await withEngine(io, async (e) => {
         const isVm = !!e.ctx.store.vms.find(name);
         const isImage = !!e.ctx.store.images.find(name);
-        const asVm = values.vm === true || (values.image !== true && isVm && !isImage);
-        const asImage = values.image === true || (values.vm !== true && isImage && !isVm);
+        // a VM wins over an image of the same name (the default VM and bundle are both "oklinux")
+        const asVm = values.vm === true || (values.image !== true && isVm);
+        const asImage = values.image === true || (values.vm !== true && !isVm && isImage);
         if (!asVm && !asImage) {
-          if (isVm && isImage)
-            throw new OkError('INVALID_INPUT', `"${name}" is both a VM and an image: add --vm or --image.`);
           throw new OkError(
             'NOT_FOUND',
             `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
           );
         }
         if (asVm) {
-          await e.invoke('vms:remove', { name, keepRoot: values['keep-root'] === true });
+          const managedRoot = e.ctx.paths.rootDir(name);
+          let keepRoot = values['keep-root'] === true;
+          if (!keepRoot && values['delete-root'] !== true && fs.existsSync(managedRoot)) {
+            if (!process.stdin.isTTY || io.json) {
+              throw new OkError(
+                'INVALID_INPUT',
+                `The VM "${name}" has a root directory with its files (${managedRoot}). Add --keep-root to keep it, or --delete-root to delete it too.`,
+              );
+            }
+            keepRoot = !(await askYesNo(
+              io,
+              `Delete its root directory ${managedRoot} too? Files saved in the VM are lost. [y/N] `,
+            ));
+          }
+          await e.invoke('vms:remove', { name, keepRoot });
           io.print(
-            { removed: 'vm', name },
-            () => `Removed the VM ${name}${values['keep-root'] ? ' (its root directory is kept)' : ''}.`,
+            { removed: 'vm', name, keptRoot: keepRoot ? managedRoot : null },
+            () =>
+              `Removed the VM ${name}${keepRoot && fs.existsSync(managedRoot) ? `; its root directory is kept at ${managedRoot}` : ''}.`,
           );
         } else {
           await e.invoke('images:remove', { ref: name });
