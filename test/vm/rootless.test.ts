@@ -149,6 +149,8 @@ describe('oklinux run from an empty data directory', () => {
     expect(kept.code).toBe(0);
     expect(kept.stdout).toContain(`its root directory is kept at ${root}`);
     expect(fs.existsSync(path.join(root, 'bin', 'busybox'))).toBe(true);
-    expect(JSON.parse((await cli('ls', '--json')).stdout).map((v: { name: string }) => v.name)).not.toContain('oklinux');
+    expect(JSON.parse((await cli('ls', '--json')).stdout).map((v: { name: string }) => v.name)).not.toContain(
+      'oklinux',
+    );
   });
 });
