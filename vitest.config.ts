@@ -6,8 +6,10 @@ const r = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 export default defineConfig({
   // Compiles .svelte components for the renderer's component tests (jsdom, per file).
-  plugins: [svelte()],
+  plugins: [svelte({ configFile: false })],
   resolve: {
+    // jsdom tests (Vite's client environment) get Svelte's browser build; node tests are unaffected.
+    conditions: ['browser'],
     alias: [
       { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
       { find: /^@contract$/, replacement: r('./src-main/contract/index.ts') },
