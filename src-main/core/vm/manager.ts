@@ -79,7 +79,8 @@ export function toVm(row: VmRow, pendingRestart: boolean): Vm {
 }
 
 export class VmManager {
-  private readonly monitors = new Map<string, ConsoleClient>();
+  /** One console connection per running VM; concurrent callers share the connection being opened. */
+  private readonly monitors = new Map<string, Promise<ConsoleClient>>();
   private readonly attached = new Set<string>();
 
   constructor(
@@ -316,13 +317,20 @@ export class VmManager {
     const row = this.store.vms.get(name);
     if (row.state !== 'running' && row.state !== 'stopping') return null;
     const sockPath = path.join(this.ctx.paths.runDir(row.id), 'console.sock');
-    const client = await ConsoleClient.connect(sockPath, (m) => {
+    const opening = ConsoleClient.connect(sockPath, (m) => {
       if (m.type === 'data') this.ctx.bus.emit({ type: 'console:data', vm: name, data: m.data });
       else if (m.type === 'exit' || m.type === 'warning' || m.type === 'hello') this.emit(name);
     });
-    this.monitors.set(name, client);
-    client.onClose(() => {
+    this.monitors.set(name, opening);
+    let client: ConsoleClient;
+    try {
+      client = await opening;
+    } catch (e) {
       this.monitors.delete(name);
+      throw e;
+    }
+    client.onClose(() => {
+      if (this.monitors.get(name) === opening) this.monitors.delete(name);
       // the supervisor records the exit just before closing; give it a moment
       setTimeout(() => {
         if (this.store.db.open && this.store.vms.find(name)) {
@@ -423,7 +431,11 @@ export class VmManager {
   }
 
   close(): void {
-    for (const c of this.monitors.values()) c.close();
+    for (const c of this.monitors.values())
+      c.then(
+        (client) => client.close(),
+        () => undefined,
+      );
     this.monitors.clear();
   }
 }
