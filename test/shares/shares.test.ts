@@ -136,10 +136,10 @@ describe('validateGuestPath', () => {
 
 describe('mount options', () => {
   it("uses one msize per backend, within bldy's 9p cap", () => {
-    expect(QEMU_MSIZE).toBe(131072);
+    expect(QEMU_MSIZE).toBe(512000);
     expect(BLDY_MSIZE).toBeLessThanOrEqual(65560);
-    expect(mountOptions('qemu', false)).toBe('trans=virtio,version=9p2000.L,msize=131072,cache=mmap');
-    expect(mountOptions('qemu', true)).toBe('trans=virtio,version=9p2000.L,msize=131072,cache=mmap,ro');
+    expect(mountOptions('qemu', false)).toBe('trans=virtio,version=9p2000.L,msize=512000,cache=mmap');
+    expect(mountOptions('qemu', true)).toBe('trans=virtio,version=9p2000.L,msize=512000,cache=mmap,ro');
     expect(mountOptions('bldy', false)).toBe('trans=virtio,version=9p2000.L,msize=65560,cache=mmap');
     expect(mountOptions('bldy', true)).toBe('trans=virtio,version=9p2000.L,msize=65560,cache=mmap,ro');
   });
@@ -147,10 +147,10 @@ describe('mount options', () => {
   it('builds the kernel parameter and the fstab line', () => {
     const share = { tag: 'src', guestPath: '/home/user/src', mountOptions: mountOptions('qemu', true) };
     expect(mountParam(share)).toBe(
-      'oklinux.mount=src:/home/user/src:trans=virtio,version=9p2000.L,msize=131072,cache=mmap,ro',
+      'oklinux.mount=src:/home/user/src:trans=virtio,version=9p2000.L,msize=512000,cache=mmap,ro',
     );
     expect(fstabLine(share)).toBe(
-      'src /home/user/src 9p trans=virtio,version=9p2000.L,msize=131072,cache=mmap,ro,_netdev,nofail 0 0',
+      'src /home/user/src 9p trans=virtio,version=9p2000.L,msize=512000,cache=mmap,ro,_netdev,nofail 0 0',
     );
   });
 
@@ -159,7 +159,7 @@ describe('mount options', () => {
       'root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=65560,cache=mmap rw',
     );
     expect(rootParams('qemu', 'r')).toBe(
-      'root=r rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=131072,cache=mmap rw',
+      'root=r rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw',
     );
   });
 });

@@ -46,7 +46,7 @@ describe('one VM, end to end', () => {
     expect((await cli('share', 'add', 'dev', oddDir, '--tag', 'odd')).code).toBe(0);
     const fstab = await cli('share', 'ls', 'dev', '--fstab');
     expect(fstab.stdout).toContain(
-      'ro /mnt/ro 9p trans=virtio,version=9p2000.L,msize=131072,cache=mmap,ro,_netdev,nofail 0 0',
+      'ro /mnt/ro 9p trans=virtio,version=9p2000.L,msize=512000,cache=mmap,ro,_netdev,nofail 0 0',
     );
 
     const start = await cli('start', 'dev', '--json');

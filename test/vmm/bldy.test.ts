@@ -218,7 +218,7 @@ describe('bldyArgv (golden)', () => {
   it('rejects mount options bldy cannot honour', () => {
     const qemuOpts = share('w', '/w', false, { mountOptions: mountOptions('qemu', false) });
     expect(failure(() => bldyArgv(spec({ shares: [qemuOpts] }), prepared([['w', '/w']]))).message).toMatch(
-      /msize=131072.*caps msize at 65560/,
+      /msize=512000.*caps msize at 65560/,
     );
     const roWithoutRo = share('w', '/w', true, { mountOptions: RW });
     expect(failure(() => bldyArgv(spec({ shares: [roWithoutRo] }), prepared([['w', '/w']]))).message).toMatch(

@@ -12,7 +12,7 @@ import { startQemu, stopQemu } from './qemu-process';
 
 const SOCK = '/run/ok/7/qmp.sock';
 const KERNEL = '/data/store/sha256/aa/bzImage';
-const RW = 'trans=virtio,version=9p2000.L,msize=131072,cache=mmap';
+const RW = 'trans=virtio,version=9p2000.L,msize=512000,cache=mmap';
 const RO = `${RW},ro`;
 
 function spec(over: Partial<VmSpec> = {}): VmSpec {
@@ -140,7 +140,7 @@ describe('qemuArgv (golden)', () => {
       '-kernel',
       '/k,1:2/bz Image',
       '-append',
-      'console=ttyS0 quiet loglevel=4 root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=131072,cache=mmap rw ' +
+      'console=ttyS0 quiet loglevel=4 root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw ' +
         `oklinux.mount=odd:/mnt/odd:${RO}`,
       '-chardev',
       'stdio,id=con0,signal=off',
