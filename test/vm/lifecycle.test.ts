@@ -107,9 +107,23 @@ describe('one VM, end to end', () => {
     const engine = new Engine({ home, env });
     const tap = new ConsoleTap(engine, 'dev');
     try {
+      // like the UI: console users react to "running" while start is still connecting; they share one connection
+      const resizes: Promise<unknown>[] = [];
+      const off = engine.onEvent((e) => {
+        if (e.type === 'vm:state' && e.vm.state === 'running') {
+          resizes.push(engine.invoke('console:resize', { name: 'dev', cols: 100, rows: 30 }));
+        }
+      });
       await engine.invoke('vms:start', { name: 'dev' });
+      off();
+      await Promise.all(resizes);
+      expect(resizes.length).toBeGreaterThan(0);
       await tap.attach();
       await tap.ready();
+      const from = tap.text.length;
+      await tap.run('echo on""ce-marker', /once-marker/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(tap.text.slice(from).match(/once-marker/g)).toHaveLength(1);
       await engine.invoke('console:write', { name: 'dev', data: 'poweroff\n' });
       await waitState(engine, 'dev', 'stopped').catch((e: Error) => {
         throw new Error(`${e.message}; console:\n${tap.text.slice(-1500)}`);
