@@ -5,6 +5,8 @@
  *                   since a sandboxed preload can require nothing but 'electron')
  *   --mode cli      src-main/cli/main.ts         -> dist/cli/oklinux.mjs (ESM; bin/oklinux.mjs runs it
  *                   with OKLINUX_USE_DIST=1)
+ *   --mode supervise src-main/core/vm/supervise-main.ts -> dist/cli/supervise.mjs (the VM supervisor alone,
+ *                   so starting a VM does not load the whole CLI)
  * Dependencies stay external (they ship in node_modules, natives rebuilt for Electron); the app's version
  * is inlined, since package.json is not next to the bundles.
  */
@@ -34,6 +36,13 @@ const targets = {
     clean: false,
   },
   cli: { entry: 'src-main/cli/main.ts', outDir: 'dist/cli', file: 'oklinux.mjs', format: 'es', clean: true },
+  supervise: {
+    entry: 'src-main/core/vm/supervise-main.ts',
+    outDir: 'dist/cli',
+    file: 'supervise.mjs',
+    format: 'es',
+    clean: false,
+  },
 };
 
 /** @returns {import('vite').Plugin} */
@@ -53,7 +62,8 @@ const nodeExternals = [
 ];
 
 export default defineConfig(({ mode }) => {
-  if (!(mode in targets)) throw new Error(`vite.main.config.mjs: --mode must be main, preload or cli, not "${mode}"`);
+  if (!(mode in targets))
+    throw new Error(`vite.main.config.mjs: --mode must be main, preload, cli or supervise, not "${mode}"`);
   const t = targets[/** @type {keyof typeof targets} */ (mode)];
   const preload = mode === 'preload';
   return {

@@ -27,14 +27,14 @@
 //    when the CLI exited: that is where the app's extra time goes.
 //
 // Working files live under .cache/bench/ (ignored by git) and are removed at the end.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mountOptions } from '../src-main/core/shares/mount.ts';
 import { buildInitramfs, kernelPath } from '../test/fixtures/guest.ts';
 import { Guest, runArg } from '../test/fixtures/qemu.ts';
-import { OKLINUX_BIN, runCli } from '../test/helpers/cli.ts';
+import { OKLINUX_BIN, REPO as REPO_ROOT, runCli } from '../test/helpers/cli.ts';
 import { TEST_BUNDLE, processesMentioning, serveTestBundle, vmEnv } from '../test/helpers/vm.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -294,7 +294,10 @@ async function rawRun(argv) {
 
 async function benchLaunch() {
   const home = fs.mkdtempSync(path.join(CACHE, 'vm-home-'));
-  const env = vmEnv(home);
+  // The app side runs the bundled CLI and supervisor, as a packaged app does (`npm run build` first).
+  const build = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const env = { ...vmEnv(home), OKLINUX_USE_DIST: '1' };
   const cli = async (...args) => {
     const r = await runCli(args, { env });
     if (r.code !== 0) throw new Error(`oklinux ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);

@@ -85,6 +85,7 @@ describe('bldy argv (dry run, no bldy installed)', () => {
     const params = argv.flatMap((a, i) => (argv[i - 1] === '-p' ? [a] : []));
     expect(params).toEqual([
       'console=ttyS0 quiet',
+      'panic=-1',
       'oklinux.hostname=b1',
       'loglevel=4',
       'oklinux.mount=src:/mnt/src:trans=virtio,version=9p2000.L,msize=65560,cache=mmap',

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { OkError } from '@core/errors';
-import { startHost } from '../../host/server';
 import { needArgs, type Command } from '../framework';
 import { withEngine } from '../main';
 
@@ -64,7 +63,7 @@ export const serveCommand: Command = {
     const port = parsePort(values.port);
     const staticDir = typeof values.ui === 'string' ? path.resolve(values.ui) : defaultUiDir();
     await withEngine(io, async (engine) => {
-      const host = await startHost({ engine, staticDir, port });
+      const host = await (await import('../../host/server')).startHost({ engine, staticDir, port });
       try {
         io.print({ url: host.url, port: host.port }, () =>
           [

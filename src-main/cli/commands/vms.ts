@@ -3,7 +3,7 @@ import readline from 'node:readline/promises';
 import type { Vm } from '@contract';
 import type { Engine } from '@core/engine';
 import { OkError } from '@core/errors';
-import { runSupervisor, type LaunchPlan } from '@core/vm/supervisor';
+import { superviseFromFile } from '@core/vm/supervise-main';
 import { fstabFor } from '@core/services/vms';
 import { needArgs, table, type CliIO, type Command } from '../framework';
 import { withEngine } from '../main';
@@ -401,8 +401,7 @@ export const vmCommands: Command[] = [
     usage: '__supervise <plan.json>',
     summary: 'Internal: run a VM supervisor (started by "oklinux start").',
     async run(_io, { positionals }) {
-      const plan = JSON.parse(fs.readFileSync(positionals[0]!, 'utf8')) as LaunchPlan;
-      await runSupervisor(plan);
+      await superviseFromFile(positionals[0]!);
     },
   },
 ];

@@ -40,9 +40,6 @@ const signalName = (n: number): string =>
   Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 
 export async function runSupervisor(plan: LaunchPlan): Promise<void> {
-  const store = new Store(plan.dbFile);
-  const log = new ConsoleLog(plan.logFile);
-  log.write(bootMarker());
   const clients = new Set<net.Socket>();
   const broadcast = (m: ServerMessage): void => clients.forEach((c) => send(c, m));
   let stopRequested = false;
@@ -57,6 +54,16 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     cwd: plan.cwd,
     env: process.env as Record<string, string>,
   });
+  // The VMM starts first; the log and the database are opened while it boots.
+  const log = new ConsoleLog(plan.logFile);
+  log.write(bootMarker());
+  let store: Store;
+  try {
+    store = new Store(plan.dbFile);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
 
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => child.onExit(resolve));
   child.onData((data) => {
