@@ -1,0 +1,234 @@
+/**
+ * A root made with debootstrap, as in the okLinux docs, boots over 9p: Debian bookworm (minbase)
+ * built once with `debootstrap` and cached under .cache/debootstrap/bookworm-minbase/, then copied
+ * for each run, so nothing the app or the guest writes reaches the cache. minbase has no /sbin/init,
+ * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OKLINUX_BIN, REPO, runCli } from '../helpers/cli';
+import { tmpDir } from '../helpers/tmp';
+import { processesMentioning, vmEnv } from '../helpers/vm';
+import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
+
+const SUITE = 'bookworm';
+const VARIANT = 'minbase';
+const CACHE = path.join(REPO, '.cache', 'debootstrap');
+const MARKER = 'complete.json';
+const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+
+/** Run a command; resolves with its output, rejects with the end of it when it fails. */
+function exec(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out.slice(-3000)}`)),
+    );
+  });
+}
+
+/** Remove a tree without crossing into anything mounted inside it (debootstrap mounts /proc, /sys…). */
+const removeTree = (dir: string) => exec('rm', ['-rf', '--one-file-system', dir]);
+
+function debootstrapBin(): string {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'];
+  for (const dir of dirs.filter(Boolean)) {
+    try {
+      fs.accessSync(path.join(dir, 'debootstrap'), fs.constants.X_OK);
+      return path.join(dir, 'debootstrap');
+    } catch {
+      // not here
+    }
+  }
+  throw new Error('debootstrap is missing: install it with `apt-get install debootstrap`');
+}
+
+/** The mirror the host's apt uses for SUITE (deb822 .sources or one-line .list files), else Debian's CDN. */
+function aptMirror(): string {
+  const files = ['/etc/apt/sources.list'];
+  try {
+    files.push(...fs.readdirSync('/etc/apt/sources.list.d').map((f) => path.join('/etc/apt/sources.list.d', f)));
+  } catch {
+    // no sources.list.d
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n').filter((l) => !l.trimStart().startsWith('#'));
+    if (file.endsWith('.sources')) {
+      for (const stanza of lines.join('\n').split(/\n\s*\n/)) {
+        const field = (name: string) => stanza.match(new RegExp(`^${name}:\\s*(.*)$`, 'mi'))?.[1]?.split(/\s+/) ?? [];
+        const uri = field('URIs').find((u) => /^https?:\/\//.test(u));
+        if (uri && field('Types').includes('deb') && field('Suites').includes(SUITE)) return uri;
+      }
+    } else if (file.endsWith('.list')) {
+      for (const l of lines) {
+        const m = l.match(/^deb\s+(?:\[[^\]]*\]\s+)?(https?:\/\/\S+)\s+(\S+)/);
+        if (m && m[2] === SUITE) return m[1]!;
+      }
+    }
+  }
+  return DEFAULT_MIRROR;
+}
+
+/**
+ * The cached debootstrap root, built on first use: into a temporary directory beside the cache entry,
+ * then renamed into place, so an interrupted build never looks complete. The marker records the build.
+ */
+async function debootstrapRoot(): Promise<string> {
+  const entry = path.join(CACHE, `${SUITE}-${VARIANT}`);
+  if (fs.existsSync(path.join(entry, MARKER))) return path.join(entry, 'root');
+  const bin = debootstrapBin();
+  if (process.getuid?.() !== 0) {
+    throw new Error(`debootstrap must run as root (it chroots into ${SUITE} to configure it): run the tests as root`);
+  }
+  fs.mkdirSync(CACHE, { recursive: true });
+  const stale = new RegExp(`^\\.${SUITE}-${VARIANT}\\.tmp-(\\d+)-`);
+  for (const name of fs.readdirSync(CACHE)) {
+    const pid = Number(name.match(stale)?.[1]);
+    if (pid && !isAlive(pid)) await removeTree(path.join(CACHE, name)).catch(() => undefined);
+  }
+  const tmp = fs.mkdtempSync(path.join(CACHE, `.${SUITE}-${VARIANT}.tmp-${process.pid}-`));
+  try {
+    const mirror = aptMirror();
+    const started = Date.now();
+    await exec(bin, [`--variant=${VARIANT}`, SUITE, path.join(tmp, 'root'), mirror]).catch((e: Error) => {
+      const log = path.join(tmp, 'root', 'debootstrap', 'debootstrap.log');
+      const tail = fs.existsSync(log) ? `\ndebootstrap.log ends:\n${fs.readFileSync(log, 'utf8').slice(-2000)}` : '';
+      throw new Error(`debootstrap of ${SUITE} from ${mirror} failed: ${e.message}${tail}`);
+    });
+    const version = (await exec(bin, ['--version'])).trim();
+    const seconds = (Date.now() - started) / 1000;
+    fs.chmodSync(tmp, 0o755);
+    fs.writeFileSync(
+      path.join(tmp, MARKER),
+      `${JSON.stringify({ suite: SUITE, variant: VARIANT, mirror, debootstrap: version, seconds }, null, 2)}\n`,
+    );
+    if (fs.existsSync(entry) && !fs.existsSync(path.join(entry, MARKER))) await removeTree(entry);
+    try {
+      fs.renameSync(tmp, entry);
+    } catch (e) {
+      // another run finished first: use its root
+      if (!fs.existsSync(path.join(entry, MARKER))) throw e;
+    }
+  } finally {
+    if (fs.existsSync(tmp)) await removeTree(tmp);
+  }
+  return path.join(entry, 'root');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every path in a tree (symlinks not followed), sorted: a cheap fingerprint of the root. */
+const listing = (dir: string) => (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+
+const t = tmpDir('oklinux-debootstrap-');
+const home = path.join(t.dir, 'home');
+const root = path.join(t.dir, 'debian root');
+const shareDir = path.join(t.dir, 'share');
+let world: RootlessWorld;
+let env: NodeJS.ProcessEnv;
+const cli = (...args: string[]) => runCli(args, { env });
+
+beforeAll(async () => {
+  const cached = await debootstrapRoot();
+  // a copy: the app installs oklinux-init and writes fstab into it, the guest writes what it likes
+  await exec('cp', ['-a', '--reflink=auto', cached, root]);
+  world = await startRootlessWorld(path.join(t.dir, 'world'));
+  env = { ...vmEnv(home), OKLINUX_GITHUB_API: world.api, OKLINUX_DEFAULT_MANIFEST: world.manifestUrl };
+  fs.mkdirSync(shareDir);
+  fs.writeFileSync(path.join(shareDir, 'hello.txt'), 'from the host\n');
+});
+
+afterAll(async () => {
+  for (const p of processesMentioning(home)) process.kill(p.pid, 'SIGKILL');
+  await world?.close();
+  t.cleanup();
+});
+
+/** `oklinux run` as a user types it: console on stdin/stdout. */
+class Run {
+  out = '';
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<number | null>;
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [OKLINUX_BIN, 'run', ...args], { env, stdio: 'pipe' });
+    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.exited = new Promise((r) => this.child.once('close', r));
+  }
+  async waitFor(re: RegExp, from = 0, ms = 120_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!re.test(this.out.slice(from))) {
+      if (Date.now() > end) throw new Error(`never saw ${re}; output:\n${this.out.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  async type(line: string, expect: RegExp): Promise<void> {
+    const from = this.out.length;
+    this.child.stdin.write(`${line}\n`);
+    await this.waitFor(expect, from, 30_000);
+  }
+}
+
+describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-dir`, () => {
+  it('boots over 9p to a root shell with the share mounted; poweroff ends as stopped', async () => {
+    const create = ['--image', 'oklinux', '--root-dir', root, '--accel', 'tcg'];
+    expect((await cli('create', 'deb', ...create)).code).toBe(0);
+    expect((await cli('share', 'add', 'deb', shareDir, '--tag', 'host')).code).toBe(0);
+    const run = new Run(['deb', ...create]);
+    await run.waitFor(/oklinux-init: ready[\s\S]*# /);
+    expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
+    expect(run.out).not.toContain('oklinux-init: exec /sbin/init');
+    expect(fs.readFileSync(path.join(root, 'etc', 'fstab'), 'utf8')).toMatch(
+      /^host \/mnt\/host 9p trans=virtio,[^\n]*,_netdev,nofail 0 0$/m,
+    );
+    expect(fs.existsSync(path.join(root, 'usr', 'sbin', 'oklinux-init'))).toBe(true); // through /sbin -> usr/sbin
+    // output is tagged: the next prompt can land before it, as the console echoes typing at once
+    await run.type('echo "debian=$(cat /etc/debian_version)"', /debian=12\.\d+\r*\n/);
+    await run.type('echo "uid=$(id -u)"', /uid=0\r*\n/);
+    await run.type('echo "shell=$(readlink -f /proc/$$/exe)"', /shell=\/usr\/bin\/dash\r*\n/);
+    await run.type('grep " / " /proc/mounts', /oklinux-root \/ 9p [^\n]*trans=virtio/);
+    await run.type('cat /mnt/host/hello.txt', /from the host/);
+    await run.type('echo guest > /mnt/host/out.txt && echo SHARE-""OK', /SHARE-OK/);
+    run.child.stdin.write('poweroff\n');
+    expect(await run.exited, run.out.slice(-2000)).toBe(0);
+    const vm = JSON.parse((await cli('ls', '--json')).stdout).find((v: { name: string }) => v.name === 'deb');
+    expect(vm).toMatchObject({ state: 'stopped', image: 'oklinux', rootDir: root });
+    expect(fs.readFileSync(path.join(shareDir, 'out.txt'), 'utf8')).toBe('guest\n');
+  });
+
+  it('never deletes a --root-dir root: not with --keep-root, --delete-root, or no choice', async () => {
+    const before = listing(root);
+    expect(before).toContain(path.join('etc', 'debian_version'));
+    for (const [vm, flags] of [
+      ['deb', ['--delete-root']],
+      ['deb-keep', ['--keep-root']],
+      ['deb-plain', []],
+    ] as const) {
+      if (vm !== 'deb') expect((await cli('create', vm, '--image', 'oklinux', '--root-dir', root)).code).toBe(0);
+      const r = await cli('rm', vm, ...flags);
+      expect(r.code, r.stderr).toBe(0);
+      if (vm !== 'deb-keep') expect(fs.existsSync(path.join(home, 'vms', vm))).toBe(false);
+      expect(listing(root)).toEqual(before);
+    }
+    expect(JSON.parse((await cli('ls', '--json')).stdout)).toEqual([]);
+  });
+});
