@@ -138,6 +138,12 @@ export const vmCommands: Command[] = [
       const name = positionals[0] ?? DEFAULT_VM;
       return withEngine(io, async (e) => {
         const { image: _image, name: _name, ...create } = createInput(name, values);
+        const given = Object.entries(values).filter(([k, v]) => k in createOptions && v !== undefined);
+        if (e.ctx.store.vms.find(name) && given.length && !io.json) {
+          io.stderr.write(
+            `The VM "${name}" exists already: ${given.map(([k]) => `--${k}`).join(', ')} ignored (they apply when a VM is created).\n`,
+          );
+        }
         const vm = await withProgress(io, e, () =>
           e.launch(
             name,
@@ -296,8 +302,9 @@ export const vmCommands: Command[] = [
         }
         if (asVm) {
           const managedRoot = e.ctx.paths.rootDir(name);
+          const hasManagedRoot = e.ctx.store.vms.get(name).rootDir === managedRoot && fs.existsSync(managedRoot);
           let keepRoot = values['keep-root'] === true;
-          if (!keepRoot && values['delete-root'] !== true && fs.existsSync(managedRoot)) {
+          if (!keepRoot && values['delete-root'] !== true && hasManagedRoot) {
             if (!process.stdin.isTTY || io.json) {
               throw new OkError(
                 'INVALID_INPUT',

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
@@ -57,7 +58,16 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       return vms.vm(name);
     },
     'vms:create': async (input) => {
-      if (input.rootDir) await validateHostDir(input.rootDir, { writable: true });
+      if (input.rootDir) {
+        await validateHostDir(input.rootDir, { writable: true });
+        const rel = path.relative(ctx.paths.root, path.resolve(input.rootDir));
+        if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+          throw new OkError(
+            'INVALID_INPUT',
+            `--root-dir ${input.rootDir} is inside the okLinux data directory (${ctx.paths.root}), whose folders the app manages and deletes; choose a folder outside it.`,
+          );
+        }
+      }
       store.vms.create({
         name: input.name,
         image: input.image,
