@@ -152,5 +152,11 @@ describe('oklinux run from an empty data directory', () => {
     expect(JSON.parse((await cli('ls', '--json')).stdout).map((v: { name: string }) => v.name)).not.toContain(
       'oklinux',
     );
+    // a chosen root inside the data directory could be deleted with the VM: refused
+    const inside = path.join(home, 'vms', 'mine');
+    fs.mkdirSync(inside, { recursive: true });
+    const refused = await cli('create', 'mine', '--image', 'oklinux', '--root-dir', inside);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('is inside the okLinux data directory');
   });
 });
