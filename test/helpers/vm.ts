@@ -4,6 +4,8 @@
  * real pull path; an environment for the CLI; and a console tap.
  */
 import fs from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { OKLINUX_BIN } from './cli';
 import path from 'node:path';
 import { buildInitramfs, kernelPath } from '../fixtures/guest';
 import { sha256Hex, startTestServer, type TestServer } from './http';
@@ -115,4 +117,32 @@ export function processesMentioning(needle: string): { pid: number; cmd: string 
     }
   }
   return out;
+}
+
+/** `oklinux run` as a user types it: the console on stdin/stdout. */
+export class Run {
+  out = '';
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<number | null>;
+  constructor(env: NodeJS.ProcessEnv, args: string[]) {
+    this.child = spawn(process.execPath, [OKLINUX_BIN, 'run', ...args], { env, stdio: 'pipe' });
+    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
+    this.exited = new Promise((r) => this.child.once('close', r));
+  }
+
+  async waitFor(re: RegExp, from = 0, ms = 120_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!re.test(this.out.slice(from))) {
+      if (Date.now() > end) throw new Error(`never saw ${re}; output:\n${this.out.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Type a line, then wait for `expect` in what follows. */
+  async type(line: string, expect: RegExp): Promise<void> {
+    const from = this.out.length;
+    this.child.stdin.write(`${line}\n`);
+    await this.waitFor(expect, from, 30_000);
+  }
 }

@@ -6,11 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OKLINUX_BIN, REPO, runCli } from '../helpers/cli';
+import { REPO, runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
-import { processesMentioning, vmEnv } from '../helpers/vm';
+import { processesMentioning, Run, vmEnv } from '../helpers/vm';
 import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
 
 const SUITE = 'bookworm';
@@ -163,37 +163,12 @@ afterAll(async () => {
   t.cleanup();
 });
 
-/** `oklinux run` as a user types it: console on stdin/stdout. */
-class Run {
-  out = '';
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<number | null>;
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [OKLINUX_BIN, 'run', ...args], { env, stdio: 'pipe' });
-    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.exited = new Promise((r) => this.child.once('close', r));
-  }
-  async waitFor(re: RegExp, from = 0, ms = 120_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out.slice(from))) {
-      if (Date.now() > end) throw new Error(`never saw ${re}; output:\n${this.out.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async type(line: string, expect: RegExp): Promise<void> {
-    const from = this.out.length;
-    this.child.stdin.write(`${line}\n`);
-    await this.waitFor(expect, from, 30_000);
-  }
-}
-
 describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-dir`, () => {
   it('boots over 9p to a root shell with the share mounted; poweroff ends as stopped', async () => {
     const create = ['--image', 'oklinux', '--root-dir', root, '--accel', 'tcg'];
     expect((await cli('create', 'deb', ...create)).code).toBe(0);
     expect((await cli('share', 'add', 'deb', shareDir, '--tag', 'host')).code).toBe(0);
-    const run = new Run(['deb', ...create]);
+    const run = new Run(env, ['deb', ...create]);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
     expect(run.out).not.toContain('oklinux-init: exec /sbin/init');

@@ -6,11 +6,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OKLINUX_BIN, runCli } from '../helpers/cli';
+import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
-import { processesMentioning, vmEnv } from '../helpers/vm';
+import { processesMentioning, Run, vmEnv } from '../helpers/vm';
 import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
 
 const t = tmpDir('oklinux-rootless-');
@@ -35,35 +34,10 @@ afterAll(async () => {
   t.cleanup();
 });
 
-/** `oklinux run` as a user types it: console on stdin/stdout. */
-class Run {
-  out = '';
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<number | null>;
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [OKLINUX_BIN, 'run', ...args], { env, stdio: 'pipe' });
-    this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.child.stderr.on('data', (d: Buffer) => (this.out += d.toString()));
-    this.exited = new Promise((r) => this.child.once('close', r));
-  }
-  async waitFor(re: RegExp, from = 0, ms = 120_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out.slice(from))) {
-      if (Date.now() > end) throw new Error(`never saw ${re}; output:\n${this.out.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async type(line: string, expect: RegExp): Promise<void> {
-    const from = this.out.length;
-    this.child.stdin.write(`${line}\n`);
-    await this.waitFor(expect, from, 30_000);
-  }
-}
-
 describe('oklinux run from an empty data directory', () => {
   it('pulls, fills the 9p root, boots to a shell; echo round-trips; poweroff ends as stopped', async () => {
     expect(fs.existsSync(home)).toBe(false);
-    const run = new Run(['--accel', 'tcg']);
+    const run = new Run(env, ['--accel', 'tcg']);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toContain('oklinux-init: switch_root oklinux-root');
     await run.type('echo round-""trip-$((6*7))', /round-trip-42/);
@@ -84,7 +58,7 @@ describe('oklinux run from an empty data directory', () => {
   it('mounts shares from oklinux.mount= (rw and ro honoured), writes them to the root fstab, and keeps the root across restarts', async () => {
     expect((await cli('share', 'add', 'oklinux', rwDir, '--tag', 'rw')).code).toBe(0);
     expect((await cli('share', 'add', 'oklinux', roDir, '--ro', '--tag', 'ro')).code).toBe(0);
-    const run = new Run(['--accel', 'tcg']);
+    const run = new Run(env, ['--accel', 'tcg']);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toMatch(/oklinux-init: mounted rw on \/mnt\/rw/);
     expect(run.out).toMatch(/oklinux-init: mounted ro on \/mnt\/ro/);
