@@ -430,12 +430,12 @@ export class Images {
   /** Boot files for `ref`, pulling it first if `pull`; each artifact re-checked by size. */
   async bootImage(
     ref: string,
-    opts: { pull: boolean },
+    opts: { pull: boolean; signal?: AbortSignal },
   ): Promise<BootImage & { rootfs: string | null; image: ImageRow }> {
     let img = this.store.images.find(ref);
     if (!img) {
       if (!opts.pull) this.store.images.get(ref); // throws NOT_FOUND with the pull hint
-      await this.pull(ref);
+      await this.pull(ref, opts.signal ? { signal: opts.signal } : {});
       img = this.store.images.get(ref);
     }
     for (const a of img.artifacts) {

@@ -39,7 +39,7 @@ export interface SupervisorLauncher {
 
 export interface VmManagerOptions {
   /** Resolve (and, unless `pull` is false, download) the image a VM boots. */
-  resolveImage(ref: string, opts: { pull: boolean }): Promise<BootImage>;
+  resolveImage(ref: string, opts: { pull: boolean; signal?: AbortSignal }): Promise<BootImage>;
   /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
   prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
   launcher: SupervisorLauncher;
@@ -79,6 +79,8 @@ export function toVm(row: VmRow, pendingRestart: boolean): Vm {
 }
 
 export class VmManager {
+  /** Starts under way in this process, so a stop can cancel their downloads. */
+  private readonly starting = new Map<string, AbortController>();
   /** One console connection per running VM; concurrent callers share the connection being opened. */
   private readonly monitors = new Map<string, Promise<ConsoleClient>>();
   private readonly attached = new Set<string>();
@@ -141,7 +143,10 @@ export class VmManager {
   }
 
   /** Work out exactly what would run: backend, binary, argv. Nothing is started. */
-  async plan(vm: VmRow, opts: { pull: boolean; backend?: VmmBackend; prepare: boolean }): Promise<PlannedStart> {
+  async plan(
+    vm: VmRow,
+    opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
+  ): Promise<PlannedStart> {
     const settings = this.store.settings.get();
     const chosen = resolveVmm({
       configured: settings.bldyPath,
@@ -176,7 +181,10 @@ export class VmManager {
       return { accel: 'kvm' as const, reason: 'dry run' };
     });
 
-    const image = await this.opts.resolveImage(vm.image, { pull: opts.pull });
+    const image = await this.opts.resolveImage(vm.image, {
+      pull: opts.pull,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     const shares: ShareSpec[] = [];
     for (const s of this.store.shares.list(vm.name)) {
       if (opts.prepare) await validateHostDir(s.hostPath, { writable: !s.readOnly });
@@ -236,9 +244,12 @@ export class VmManager {
       throw new OkError('CONFLICT', `The VM "${name}" is already ${this.store.vms.get(name).state}.`);
     }
     this.emit(name);
+    const abort = new AbortController();
+    this.starting.set(name, abort);
     try {
       const vm = this.store.vms.get(name);
-      const planned = await this.plan(vm, { pull: true, prepare: true });
+      const planned = await this.plan(vm, { pull: true, prepare: true, signal: abort.signal });
+      if (abort.signal.aborted) throw new OkError('CANCELLED', `The start of "${name}" was cancelled.`);
       const runDir = planned.spec.runDir;
       fs.mkdirSync(runDir, { recursive: true });
       fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true });
@@ -307,6 +318,8 @@ export class VmManager {
         this.emit(name);
       }
       throw e;
+    } finally {
+      this.starting.delete(name);
     }
   }
 
@@ -344,8 +357,17 @@ export class VmManager {
 
   async stop(name: string, force: boolean): Promise<Vm> {
     this.reconcile(name);
-    const row = this.store.vms.get(name);
+    let row = this.store.vms.get(name);
     if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
+    const pending = this.starting.get(name);
+    if (pending && row.state === 'starting') {
+      // Still pulling (or handing over to the supervisor) in this process: cancel, then stop what started.
+      pending.abort();
+      const end = Date.now() + 60_000;
+      while (this.starting.has(name) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      row = this.store.vms.get(name);
+      if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
+    }
     const timeout = envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000) + 10_000;
     if (isAlive(row.supervisorPid) && row.state !== 'starting') {
       const client = await this.monitor(name);
