@@ -67,7 +67,11 @@ export async function startApp(paths: AppPaths): Promise<void> {
 
   let engine: Engine;
   try {
-    engine = new Engine({ launcher: electronLauncher(app) });
+    engine = new Engine({
+      launcher: electronLauncher(app),
+      // packaged: extraResources (electron-builder.yml); in development the repo's resources/
+      resourcesDir: app.isPackaged ? process.resourcesPath : path.join(app.getAppPath(), 'resources'),
+    });
   } catch (e) {
     dialog.showErrorBox('okLinux Desktop cannot start', message(e));
     app.exit(1);

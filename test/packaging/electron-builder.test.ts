@@ -72,6 +72,14 @@ describe('electron-builder.yml', () => {
     expect(unpacked('dist/main/electron/main.js')).toBe(false);
   });
 
+  it('ships the guest init and the default catalog where the engine reads them (process.resourcesPath)', () => {
+    const extra = JSON.stringify(config.extraResources);
+    expect(extra).toContain('resources/guest');
+    expect(extra).toContain('resources/manifests');
+    expect(fs.existsSync('resources/guest/oklinux-init')).toBe(true);
+    expect(fs.existsSync('resources/manifests/default.json')).toBe(true);
+  });
+
   it("rebuilds native modules from source for Electron's ABI", () => {
     expect(config.npmRebuild).toBe(true);
     expect(config.buildDependenciesFromSource).toBe(true);
