@@ -69,4 +69,35 @@ describe('the 9p root directory', () => {
       prepareRootDir({ vm: 'v', root: path.join(t.dir, 'none'), tarball: null, initScript: INIT, fstabLines: [] }),
     ).rejects.toBeInstanceOf(OkError);
   });
+
+  it('never follows links a guest planted: no host file is read, written or chmod-ed through them', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    const hostRc = path.join(t.dir, 'bashrc');
+    const hostKey = path.join(t.dir, 'id_key');
+    fs.writeFileSync(hostRc, 'export A=1\n', { mode: 0o600 });
+    fs.writeFileSync(hostKey, 'SECRET KEY\n', { mode: 0o600 });
+    fs.symlinkSync(hostRc, path.join(root, 'etc/fstab.oklinux-tmp'));
+    fs.symlinkSync(hostKey, path.join(root, 'etc/fstab'));
+    fs.symlinkSync(hostRc, path.join(root, 'usr/sbin/oklinux-init.oklinux-tmp'));
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: ['a /mnt/a 9p x 0 0'] });
+    expect(fs.readFileSync(hostRc, 'utf8')).toBe('export A=1\n');
+    expect(fs.statSync(hostRc).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(hostKey, 'utf8')).toBe('SECRET KEY\n');
+    const fstab = path.join(root, 'etc/fstab');
+    expect(fs.lstatSync(fstab).isFile()).toBe(true);
+    expect(fs.readFileSync(fstab, 'utf8')).not.toContain('SECRET');
+  });
+
+  it('refuses a /sbin or /etc link that leads out of the root', async () => {
+    const root = path.join(t.dir, 'root');
+    fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'bin/sh'), '#!/bin/true\n', { mode: 0o755 });
+    fs.symlinkSync(path.join(t.dir, 'outside-nothing-here'), path.join(root, 'sbin'));
+    await expect(prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] })).rejects.toThrow(
+      /has \/sbin as a link that leads outside the root or nowhere/,
+    );
+    expect(fs.existsSync(path.join(t.dir, 'outside-nothing-here'))).toBe(false);
+  });
 });

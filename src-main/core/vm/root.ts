@@ -51,11 +51,62 @@ export function resolveInRoot(root: string, p: string): string | null {
   return path.join(root, ...out);
 }
 
+/**
+ * Write `file` (inside a guest root) whole, without ever following a link the
+ * guest may have planted: the temp file is created exclusively (O_EXCL does not
+ * follow symlinks), changed through its descriptor, and renamed over `file`
+ * (which replaces a symlink there rather than writing through it).
+ */
 async function writeAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
   const tmp = `${file}.oklinux-tmp`;
-  await fs.promises.writeFile(tmp, data, { mode });
-  await fs.promises.chmod(tmp, mode);
+  await fs.promises.rm(tmp, { force: true, recursive: true });
+  const fh = await fs.promises.open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
   await fs.promises.rename(tmp, file);
+}
+
+/** A regular file's text, or '' when it is missing or not a regular file (never through a symlink). */
+async function readRegular(file: string): Promise<string> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return '';
+  }
+  try {
+    return (await fh.stat()).isFile() ? await fh.readFile('utf8') : '';
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The host path of directory `dir` (e.g. `/etc`) inside the guest root, created
+ * when missing. A symlink that leads nowhere inside the root is refused: host
+ * code must never follow a guest's link out of its root.
+ */
+async function dirInRoot(vm: string, root: string, dir: string): Promise<string> {
+  const resolved = resolveInRoot(root, dir);
+  if (resolved) {
+    if (!fs.statSync(resolved).isDirectory()) {
+      throw new OkError('INVALID_INPUT', `The root of "${vm}" (${root}) has ${dir}, but it is not a directory.`);
+    }
+    return resolved;
+  }
+  const plain = path.join(root, dir);
+  if (fs.lstatSync(plain, { throwIfNoEntry: false })) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `The root of "${vm}" (${root}) has ${dir} as a link that leads outside the root or nowhere; fix or remove it.`,
+    );
+  }
+  await fs.promises.mkdir(plain, { recursive: true });
+  return plain;
 }
 
 /** Replace the managed block of `/etc/fstab` with `lines`, keeping everything else. */
@@ -107,13 +158,11 @@ export async function prepareRootDir(opts: {
         'Use a rootfs that has one (Alpine minirootfs, a debootstrap tree, busybox), or another --root-dir.',
     );
   }
-  const sbin = resolveInRoot(root, '/sbin') ?? path.join(root, 'sbin');
-  await fs.promises.mkdir(sbin, { recursive: true });
+  const sbin = await dirInRoot(vm, root, '/sbin');
   await writeAtomic(path.join(sbin, 'oklinux-init'), await fs.promises.readFile(opts.initScript), 0o755);
-  const etc = resolveInRoot(root, '/etc') ?? path.join(root, 'etc');
-  await fs.promises.mkdir(etc, { recursive: true });
-  const fstab = path.join(etc, 'fstab');
-  const current = fs.existsSync(fstab) ? await fs.promises.readFile(fstab, 'utf8') : '';
+  const fstab = path.join(await dirInRoot(vm, root, '/etc'), 'fstab');
+  const current = await readRegular(fstab);
   const next = withShares(current, opts.fstabLines);
-  if (next !== current) await writeAtomic(fstab, next, 0o644);
+  const isRegular = fs.lstatSync(fstab, { throwIfNoEntry: false })?.isFile() === true;
+  if (next !== current || !isRegular) await writeAtomic(fstab, next, 0o644);
 }
