@@ -79,6 +79,32 @@ describe('migrations', () => {
     }
   });
 
+  it('lets several processes open a new database at once (one migrates, the others wait)', async () => {
+    const file = path.join(t.dir, 'race.db');
+    const storeModule = path.resolve('src-main/core/store/index.ts');
+    const script = path.join(t.dir, 'opener.ts');
+    fs.writeFileSync(
+      script,
+      `import { Store } from ${JSON.stringify(storeModule)};\nnew Store(${JSON.stringify(file)}).close();\n`,
+    );
+    const codes = await Promise.all(
+      [1, 2, 3, 4].map(
+        () =>
+          new Promise<number | null>((resolve) => {
+            const c = spawn(process.execPath, ['--import', 'tsx', script], {
+              stdio: ['ignore', 'ignore', 'inherit'],
+              env: { ...process.env, TSX_TSCONFIG_PATH: path.resolve('tsconfig.json') },
+            });
+            c.on('close', resolve);
+          }),
+      ),
+    );
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const s = new Store(file);
+    expect(s.schemaVersion).toBe(SCHEMA_VERSION);
+    s.close();
+  });
+
   it('is idempotent on reopen', () => {
     const file = path.join(t.dir, 'oklinux.db');
     const a = new Store(file);

@@ -26,10 +26,10 @@ export function openDb(file: string, migrations: readonly string[] = MIGRATIONS)
   let db: Db;
   try {
     db = new Database(file);
+    db.pragma('busy_timeout = 5000'); // first: the pragmas below may wait for another process
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
   } catch (e) {
     throw dbFileError(file, e);
   }
@@ -79,8 +79,10 @@ function migrate(db: Db, file: string, migrations: readonly string[]): void {
   }
   if (current === migrations.length) return;
   const run = db.transaction(() => {
-    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
-    db.pragma(`user_version = ${migrations.length}`);
+    // another process may have migrated since the read above: look again under the write lock
+    const from = db.pragma('user_version', { simple: true }) as number;
+    for (let v = from; v < migrations.length; v++) db.exec(migrations[v]!);
+    if (from < migrations.length) db.pragma(`user_version = ${migrations.length}`);
   });
   try {
     run.immediate();
