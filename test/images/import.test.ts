@@ -15,6 +15,31 @@ afterEach(() => s.close());
 const stored = (sha: string) => fs.readFileSync(path.join(s.home, 'store', 'sha256', sha));
 
 describe('oklinux import', () => {
+  it('adds a manifest file as a catalog source', async () => {
+    const bzImage = testBytes(10_000, 52);
+    fs.writeFileSync(path.join(s.work, 'k'), bzImage);
+    const manifest = path.join(s.work, 'local.json');
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({
+        schema: 1,
+        bundles: [
+          {
+            name: 'local-1',
+            version: '1',
+            arch: 'x86_64',
+            artifacts: { kernel: { url: 'k', sha256: sha256Hex(bzImage) } },
+          },
+        ],
+      }),
+    );
+    const r = await s.cli(['import', manifest]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Added the manifest .*local\.json as catalog source \d+/);
+    expect((await s.cli(['pull', 'local-1'])).code).toBe(0);
+    expect(stored(sha256Hex(bzImage)).equals(bzImage)).toBe(true);
+  });
+
   it('imports a local bzImage file', async () => {
     const bzImage = testBytes(90_000, 51);
     const file = path.join(s.work, 'my-kernel');

@@ -107,9 +107,13 @@ export const imageCommands: Command[] = [
     options: { name: { type: 'string' } },
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
-      const img = await withEngine(io, (e) =>
-        e.invoke('images:import', { path: path.resolve(positionals[0]!), name: values.name }),
-      );
+      const file = path.resolve(positionals[0]!);
+      if (file.endsWith('.json')) {
+        const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: file }));
+        io.print(src, () => `Added the manifest ${src.location} as catalog source ${src.id}; pull one of its bundles.`);
+        return;
+      }
+      const img = await withEngine(io, (e) => e.invoke('images:import', { path: file, name: values.name }));
       io.print(img, () => `Imported ${img.ref} (${formatBytes(img.size)}).`);
     },
   },

@@ -39,12 +39,17 @@ function vmLine(vm: Vm): string {
  */
 export async function attachConsole(io: CliIO, engine: Engine, name: string, allowEnded = false): Promise<string> {
   const stdin = process.stdin;
-  const vmNow = await engine.invoke('vms:get', { name });
+  let vmNow = await engine.invoke('vms:get', { name });
+  // being started by another process (perhaps still downloading): wait until it runs
+  while (vmNow.state === 'starting') {
+    await new Promise((r) => setTimeout(r, 200));
+    vmNow = await engine.invoke('vms:get', { name });
+  }
   if (vmNow.state === 'crashed' && allowEnded) {
     io.stdout.write((await engine.invoke('console:attach', { name })).tail.slice(-4096));
     return 'crashed';
   }
-  if (vmNow.state !== 'running' && vmNow.state !== 'starting') {
+  if (vmNow.state !== 'running') {
     throw new OkError('CONFLICT', `The VM "${name}" is ${vmNow.state}; start it with "oklinux start ${name}".`);
   }
   if (!io.json) io.stderr.write(`Connected to ${name}'s console. Detach with Ctrl-]. \r\n`);
@@ -226,6 +231,11 @@ export const vmCommands: Command[] = [
         );
       return withEngine(io, async (e) => {
         const vm = await e.invoke('vms:start', { name });
+        if (vm.state === 'crashed') {
+          // the VMM failed at once (a bad argv, an unusable accelerator…)
+          io.print(vm, () => `The VM ${vmLine(vm)}`);
+          return 7;
+        }
         if (!values.attach) {
           io.print(vm, () => `Started ${vmLine(vm)}. Console: "oklinux console ${name}".`);
           return 0;
@@ -302,7 +312,8 @@ export const vmCommands: Command[] = [
         }
         if (asVm) {
           const managedRoot = e.ctx.paths.rootDir(name);
-          const hasManagedRoot = e.ctx.store.vms.get(name).rootDir === managedRoot && fs.existsSync(managedRoot);
+          // whatever the VM's row says: a root kept from an earlier VM of this name lives there too
+          const hasManagedRoot = fs.existsSync(managedRoot);
           let keepRoot = values['keep-root'] === true;
           if (!keepRoot && values['delete-root'] !== true && hasManagedRoot) {
             if (!process.stdin.isTTY || io.json) {

@@ -310,6 +310,13 @@ export class Images {
       );
     }
     const entry = await this.downloader.cas.importFile(src);
+    if (expected && entry.sha256 !== expected) {
+      // the file changed while it was being copied in
+      throw new OkError(
+        'CHECKSUM',
+        `${src} changed while it was imported (now ${entry.sha256}, expected ${expected}); try again.`,
+      );
+    }
     return { sha256: entry.sha256, size: entry.size, path: this.downloader.cas.path(entry.sha256) };
   }
 

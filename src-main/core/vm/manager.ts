@@ -246,6 +246,7 @@ export class VmManager {
     this.emit(name);
     const abort = new AbortController();
     this.starting.set(name, abort);
+    let startedSupervisor: number | null = null;
     try {
       const vm = this.store.vms.get(name);
       const planned = await this.plan(vm, { pull: true, prepare: true, signal: abort.signal });
@@ -286,9 +287,11 @@ export class VmManager {
       } finally {
         fs.closeSync(supLog);
       }
+      sup.once('error', () => undefined); // reported below through the missing pid
       sup.unref();
       const supPid = sup.pid;
       if (!supPid) throw new OkError('VMM', `Could not start the supervisor for "${name}".`);
+      startedSupervisor = supPid;
       // Wait for the supervisor to spawn the VMM (or fail).
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -308,6 +311,8 @@ export class VmManager {
       await this.monitor(name).catch(() => undefined);
       return this.vm(name);
     } catch (e) {
+      // a supervisor that did not get the VM running must not linger (its VMM dies with its pty)
+      if (startedSupervisor && isAlive(startedSupervisor)) signal(startedSupervisor, 'SIGKILL');
       const row = this.store.vms.get(name);
       if (row.state === 'starting') {
         this.store.vms.update(name, {
@@ -365,9 +370,19 @@ export class VmManager {
       pending.abort();
       const end = Date.now() + 60_000;
       while (this.starting.has(name) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
-      row = this.store.vms.get(name);
-      if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
+    } else if (row.state === 'starting') {
+      // Another process is starting it (pulling, perhaps): wait until it runs or gives up, then stop it.
+      const end = Date.now() + 10 * 60_000;
+      while (this.store.vms.get(name).state === 'starting' && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 100));
+        this.reconcile(name);
+      }
+      if (this.store.vms.get(name).state === 'starting') {
+        throw new OkError('TIMEOUT', `The VM "${name}" is still starting in another okLinux process; try again later.`);
+      }
     }
+    row = this.store.vms.get(name);
+    if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
     const timeout = envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000) + 10_000;
     if (isAlive(row.supervisorPid) && row.state !== 'starting') {
       const client = await this.monitor(name);

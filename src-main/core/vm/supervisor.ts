@@ -39,9 +39,17 @@ export interface LaunchPlan {
 const signalName = (n: number): string =>
   Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 
+/** Console bytes a client may leave unread before it is disconnected. */
+const MAX_CLIENT_BACKLOG = 4 * 1024 * 1024;
+
 export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const clients = new Set<net.Socket>();
-  const broadcast = (m: ServerMessage): void => clients.forEach((c) => send(c, m));
+  const broadcast = (m: ServerMessage): void =>
+    clients.forEach((c) => {
+      // a client that stopped reading (frozen window, suspended CLI) is dropped, not buffered for
+      if (c.writableLength > MAX_CLIENT_BACKLOG) c.destroy();
+      else send(c, m);
+    });
   let stopRequested = false;
   let sawOutput = false;
   let recent = '';
@@ -54,21 +62,36 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     cwd: plan.cwd,
     env: process.env as Record<string, string>,
   });
-  // The VMM starts first; the log and the database are opened while it boots.
-  const log = new ConsoleLog(plan.logFile);
-  log.write(bootMarker());
+  // The VMM starts first; the log, the database and the console socket are set up while it boots.
+  // If any of them fails, the VMM must not be left running unsupervised.
+  let log: ConsoleLog;
   let store: Store;
   try {
+    log = new ConsoleLog(plan.logFile);
+    log.write(bootMarker());
     store = new Store(plan.dbFile);
   } catch (e) {
     child.kill('SIGKILL');
     throw e;
   }
-
+  let logBroken = false;
+  const writeLog = (data: string): void => {
+    if (logBroken) return;
+    try {
+      log.write(data);
+    } catch (e) {
+      // e.g. the disk is full: keep the VM and its console, stop logging
+      logBroken = true;
+      broadcast({
+        type: 'warning',
+        message: `The console log ${plan.logFile} cannot be written (${(e as Error).message}); logging stopped.`,
+      });
+    }
+  };
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => child.onExit(resolve));
   child.onData((data) => {
     sawOutput = true;
-    log.write(data);
+    writeLog(data);
     if (!panic) {
       recent = (recent + data).slice(-4096);
       panic = /Kernel panic - not syncing: ([^\r\n]*)[\r\n]/.exec(recent)?.[1] ?? null;
@@ -79,7 +102,11 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const watchdog = setTimeout(() => {
     if (sawOutput) return;
     const message = `The VM "${plan.vm}" printed nothing on its console within ${Math.round(plan.watchdogMs / 1000)} s. ${plan.watchdogHint}`;
-    store.vms.update(plan.vm, { lastError: message });
+    try {
+      store.vms.update(plan.vm, { lastError: message });
+    } catch {
+      // the warning still reaches the clients
+    }
     broadcast({ type: 'warning', message });
   }, plan.watchdogMs);
   watchdog.unref();
@@ -87,7 +114,11 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const stop = async (force: boolean): Promise<void> => {
     const first = !stopRequested;
     stopRequested = true;
-    if (first) store.vms.transition(plan.vm, ['running', 'starting'], 'stopping');
+    try {
+      if (first) store.vms.transition(plan.vm, ['running', 'starting'], 'stopping');
+    } catch {
+      // the state is recorded when the VMM exits; the stop itself must go on
+    }
     if (force) {
       child.kill('SIGKILL');
       return;
@@ -108,14 +139,19 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     send(sock, { type: 'hello', pid: child.pid, state: stopRequested ? 'stopping' : 'running' });
     onLines<ClientMessage>(sock, (msg) => {
       if (msg.type === 'input' && typeof msg.data === 'string') child.write(msg.data);
-      else if (msg.type === 'resize' && msg.cols > 0 && msg.rows > 0) child.resize(msg.cols, msg.rows);
+      else if (msg.type === 'resize' && validSize(msg.cols) && validSize(msg.rows)) child.resize(msg.cols, msg.rows);
       else if (msg.type === 'stop') void stop(msg.force === true);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(plan.consoleSocket, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(plan.consoleSocket, () => resolve());
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
 
   // Running only once clients can reach the console.
   store.vms.update(plan.vm, {
@@ -161,6 +197,8 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   log.close();
   store.close();
 }
+
+const validSize = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 1000;
 
 /** A panic line in plain language. */
 export function explainPanic(line: string): string {
