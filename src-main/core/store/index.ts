@@ -125,6 +125,26 @@ function vmFromRaw(r: Raw): VmRow {
   };
 }
 
+function sourceFromRaw(r: Raw): SourceRow {
+  return {
+    id: r.id as number,
+    kind: r.kind as SourceRow['kind'],
+    location: r.location as string,
+    body: (r.body as string | null) ?? null,
+    addedAt: r.added_at as string,
+  };
+}
+
+function artifactFromRaw(r: Raw): ArtifactRow {
+  return {
+    sha256: r.sha256 as string,
+    size: r.size as number,
+    path: r.path as string,
+    origin: r.origin as string,
+    createdAt: r.created_at as string,
+  };
+}
+
 function shareFromRaw(r: Raw): ShareRow {
   return {
     id: r.id as number,
@@ -199,13 +219,7 @@ export class Store {
   // ---- catalog sources
   readonly sources = {
     list: (): SourceRow[] =>
-      (this.db.prepare('SELECT * FROM catalog_sources ORDER BY id').all() as Raw[]).map((r) => ({
-        id: r.id as number,
-        kind: r.kind as SourceRow['kind'],
-        location: r.location as string,
-        body: (r.body as string | null) ?? null,
-        addedAt: r.added_at as string,
-      })),
+      (this.db.prepare('SELECT * FROM catalog_sources ORDER BY id').all() as Raw[]).map(sourceFromRaw),
     add: (kind: SourceRow['kind'], location: string, body: string | null): SourceRow =>
       guard(`The catalog source ${location}`, () => {
         const info = this.db
@@ -214,7 +228,8 @@ export class Store {
         return this.sources.get(Number(info.lastInsertRowid));
       }),
     get: (id: number): SourceRow => {
-      const row = this.sources.list().find((s) => s.id === id);
+      const r = this.db.prepare('SELECT * FROM catalog_sources WHERE id = ?').get(id) as Raw | undefined;
+      const row = r && sourceFromRaw(r);
       if (!row)
         throw new OkError(
           'NOT_FOUND',
@@ -252,15 +267,7 @@ export class Store {
   readonly artifacts = {
     get: (sha256: string): ArtifactRow | undefined => {
       const r = this.db.prepare('SELECT * FROM artifacts WHERE sha256 = ?').get(sha256) as Raw | undefined;
-      return (
-        r && {
-          sha256: r.sha256 as string,
-          size: r.size as number,
-          path: r.path as string,
-          origin: r.origin as string,
-          createdAt: r.created_at as string,
-        }
-      );
+      return r && artifactFromRaw(r);
     },
     put: (a: Omit<ArtifactRow, 'createdAt'>): void => {
       guard(`The artifact ${a.sha256}`, () =>
@@ -273,18 +280,17 @@ export class Store {
       );
     },
     list: (): ArtifactRow[] =>
-      (this.db.prepare('SELECT * FROM artifacts ORDER BY created_at').all() as Raw[]).map((r) => ({
-        sha256: r.sha256 as string,
-        size: r.size as number,
-        path: r.path as string,
-        origin: r.origin as string,
-        createdAt: r.created_at as string,
-      })),
+      (this.db.prepare('SELECT * FROM artifacts ORDER BY created_at').all() as Raw[]).map(artifactFromRaw),
     /** Artifacts no image refers to any more. */
     unreferenced: (): ArtifactRow[] =>
-      this.artifacts
-        .list()
-        .filter((a) => !this.db.prepare('SELECT 1 FROM image_artifacts WHERE sha256 = ? LIMIT 1').get(a.sha256)),
+      (
+        this.db
+          .prepare(
+            `SELECT * FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM image_artifacts ia WHERE ia.sha256 = a.sha256)
+             ORDER BY created_at`,
+          )
+          .all() as Raw[]
+      ).map(artifactFromRaw),
     remove: (sha256: string): void => {
       guard(`The artifact ${sha256}`, () => this.db.prepare('DELETE FROM artifacts WHERE sha256 = ?').run(sha256));
     },
