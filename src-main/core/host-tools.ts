@@ -7,19 +7,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { kvmProblem } from '@core/vmm/accel';
 
 const run = promisify(execFile);
 
+/** Whether `p` is a regular file this user may execute. */
+export function isExecutableFile(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export function which(cmd: string, envPath = process.env.PATH ?? ''): string | null {
   for (const dir of envPath.split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch {
-      // not here
-    }
+    if (dir && isExecutableFile(path.join(dir, cmd))) return path.join(dir, cmd);
   }
   return null;
 }
@@ -45,16 +49,8 @@ export interface VmmChoice {
 }
 
 export function resolveVmm(opts: { configured: string | null; binDir: string; envPath?: string }): VmmChoice {
-  const executable = (p: string): boolean => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
   if (opts.configured) {
-    if (executable(opts.configured)) {
+    if (isExecutableFile(opts.configured)) {
       const kind = path.basename(opts.configured).includes('crosvm') ? 'crosvm' : 'bldy';
       return { kind, path: opts.configured, reason: 'the bldy path set in settings' };
     }
@@ -65,7 +61,8 @@ export function resolveVmm(opts: { configured: string | null; binDir: string; en
     };
   }
   const installed = path.join(opts.binDir, 'bldy');
-  if (executable(installed)) return { kind: 'bldy', path: installed, reason: 'bldy installed by okLinux Desktop' };
+  if (isExecutableFile(installed))
+    return { kind: 'bldy', path: installed, reason: 'bldy installed by okLinux Desktop' };
   const crosvm = which('crosvm', opts.envPath);
   if (crosvm) return { kind: 'crosvm', path: crosvm, reason: 'crosvm found on PATH' };
   const qemu = which(qemuBinaryName(), opts.envPath);
@@ -79,18 +76,9 @@ export function resolveVmm(opts: { configured: string | null; binDir: string; en
   };
 }
 
-export function kvmStatus(dev = '/dev/kvm'): { present: boolean; readWrite: boolean; path: string } {
-  const present = fs.existsSync(dev);
-  let readWrite = false;
-  if (present) {
-    try {
-      fs.closeSync(fs.openSync(dev, 'r+'));
-      readWrite = true;
-    } catch {
-      readWrite = false;
-    }
-  }
-  return { present, readWrite, path: dev };
+/** Whether KVM is there and usable by this user (the same check `accel auto` makes). */
+export async function kvmStatus(dev = '/dev/kvm'): Promise<{ present: boolean; readWrite: boolean; path: string }> {
+  return { present: fs.existsSync(dev), readWrite: (await kvmProblem(dev)) === null, path: dev };
 }
 
 export async function freeDiskBytes(dir: string): Promise<number | null> {

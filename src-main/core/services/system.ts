@@ -15,7 +15,7 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   return {
     platform: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
-    kvm: kvmStatus(),
+    kvm: await kvmStatus(),
     qemu: { path: qemuPath, version: qemuPath ? await toolVersion(qemuPath) : null },
     vmm: { chosen: vmm.kind, path: vmm.path, reason: vmm.reason },
     dataDir: ctx.paths.root,

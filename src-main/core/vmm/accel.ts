@@ -14,7 +14,7 @@ export interface AccelChoice {
 }
 
 /** Why `device` cannot be opened read-write, or null if it can. */
-async function kvmProblem(device: string): Promise<string | null> {
+export async function kvmProblem(device: string): Promise<string | null> {
   try {
     const fh = await fs.open(device, 'r+');
     await fh.close();
