@@ -46,8 +46,9 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     const st = store.vms.get(vm).state;
     return st !== 'stopped' && st !== 'crashed';
   };
-  const changed = (vm: string): void => {
-    if (running(vm)) store.vms.update(vm, { restartNeeded: true });
+  /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
+  const changed = (vm: string, live: boolean): void => {
+    if (live) store.vms.update(vm, { restartNeeded: true });
     ctx.bus.emit({ type: 'vm:state', vm: vms.vm(vm) });
   };
 
@@ -119,26 +120,28 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       } else {
         t = tagFor(hostPath, [ROOT_TAG, ...existing.map((s) => s.tag)]);
       }
+      const live = running(vm);
       const share = store.shares.add(vm, {
         tag: t,
         hostPath,
         readOnly: readOnly ?? false,
         guestPath: guestPath ?? defaultGuestPath(t),
-        pending: running(vm),
+        pending: live,
       });
       store.events.append('share.added', vm, { tag: t, hostPath });
-      changed(vm);
+      changed(vm, live);
       return publicShare(share);
     },
     'shares:update': ({ vm, tag, readOnly }) => {
-      const share = store.shares.update(vm, tag, { readOnly, pending: running(vm) || undefined });
-      changed(vm);
+      const live = running(vm);
+      const share = store.shares.update(vm, tag, { readOnly, pending: live || undefined });
+      changed(vm, live);
       return publicShare(share);
     },
     'shares:remove': ({ vm, tag }) => {
       store.shares.remove(vm, tag);
       store.events.append('share.removed', vm, { tag });
-      changed(vm);
+      changed(vm, running(vm));
       return null;
     },
   };
