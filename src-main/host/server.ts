@@ -7,8 +7,8 @@
  *   127.0.0.1:<port> or localhost:<port> (no DNS rebinding).
  * - The WebSocket needs the random token the printed URL carries, compared in
  *   constant time, and an Origin equal to the page's own origin.
- * - Static files carry a strict CSP; paths never leave the static directory and
- *   directories are never listed. The page itself holds no secret, so it loads
+ * - Static files carry a strict CSP; paths never leave the static directory
+ *   (symlinks included: see static.ts) and directories are never listed. The page itself holds no secret, so it loads
  *   without the token.
  * - Every engine event is pushed to every connected client.
  */
@@ -20,7 +20,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH } from '@contract/ws';
 import { OkError } from '@core/errors';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './csp';
-import { mimeType, resolveStatic } from './static';
+import { mimeType, resolveStatic, STATIC_OPEN_FLAGS } from './static';
 import { newToken, tokenMatches } from './token';
 import { sendText, serveConnection, type HostEngine } from './transport';
 
@@ -116,7 +116,7 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     if (pathname === WS_PATH) return plain(res, 426, { Upgrade: 'websocket' });
     void resolveStatic(staticDir, pathname).then((found) => {
       if (found.status !== 200) return plain(res, found.status);
-      const stream = fs.createReadStream(found.file);
+      const stream = fs.createReadStream(found.file, { flags: STATIC_OPEN_FLAGS });
       stream.once('open', () => {
         res.writeHead(200, {
           ...SECURITY_HEADERS,
