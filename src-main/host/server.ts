@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH } from '@contract/ws';
 import { OkError } from '@core/errors';
@@ -114,22 +114,21 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, { Allow: 'GET, HEAD' });
     const pathname = (req.url ?? '/').split('?')[0]!;
     if (pathname === WS_PATH) return plain(res, 426, { Upgrade: 'websocket' });
-    void resolveStatic(staticDir, pathname).then((found) => {
+    void resolveStatic(staticDir, pathname).then(async (found) => {
       if (found.status !== 200) return plain(res, found.status);
-      const stream = fs.createReadStream(found.file, { flags: STATIC_OPEN_FLAGS });
-      stream.once('open', () => {
-        res.writeHead(200, {
-          ...SECURITY_HEADERS,
-          'Content-Security-Policy': csp(),
-          'Content-Type': mimeType(found.file),
-          'Cache-Control': 'no-cache',
-        });
-        if (req.method === 'HEAD') {
-          stream.destroy();
-          res.end();
-        } else stream.pipe(res);
+      const file = await fs.promises.open(found.file, STATIC_OPEN_FLAGS).catch(() => null);
+      if (!file) return plain(res, 404);
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'Content-Security-Policy': csp(),
+        'Content-Type': mimeType(found.file),
+        'Cache-Control': 'no-cache',
       });
-      stream.once('error', () => (res.headersSent ? res.destroy() : plain(res, 404)));
+      if (req.method === 'HEAD') {
+        res.end();
+        return file.close().catch(() => undefined);
+      }
+      pipeline(file.createReadStream(), res, () => undefined);
     });
   });
   server.on('clientError', (_e, socket) => socket.destroy());
