@@ -120,32 +120,33 @@ function versionProblem(file: string, opts: ProgramCheckOptions): Promise<string
 }
 
 /**
- * Check `file` as a program okLinux may run (see the header) and return its
- * realpath. `label` names the setting in messages, e.g. "bldyPath".
+ * Every check but `--version` (see the header): the realpath of `file`, or an
+ * OkError. Synchronous and cheap, so it also runs each time a VMM is chosen: a
+ * value stored before these checks existed, or a file changed since, is not run.
  */
-export async function trustedProgram(file: string, label: string, opts: ProgramCheckOptions = {}): Promise<string> {
+export function checkProgramFile(file: string, label: string): string {
   if (!path.isAbsolute(file)) {
     throw new OkError('INVALID_INPUT', `${label} must be an absolute path, not "${file}".`);
   }
   let real: string;
   try {
-    real = await fs.promises.realpath(file);
+    real = fs.realpathSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new OkError('NOT_FOUND', `${label}: ${file} does not exist. Name the program's file.`);
     throw new OkError('INVALID_INPUT', `${label}: ${file} cannot be resolved (${code ?? String(e)}).`);
   }
-  const st = await fs.promises.stat(real);
+  const st = fs.statSync(real);
   if (!st.isFile()) {
     const kind = st.isDirectory() ? 'a folder' : 'not a regular file';
     throw new OkError('INVALID_INPUT', `${label}: ${real} is ${kind}; name the program's file itself.`);
   }
-  const executable =
-    (process.platform === 'win32' || (st.mode & 0o111) !== 0) &&
-    (await fs.promises.access(real, fs.constants.X_OK).then(
-      () => true,
-      () => false,
-    ));
+  let executable = process.platform === 'win32' || (st.mode & 0o111) !== 0;
+  try {
+    fs.accessSync(real, fs.constants.X_OK);
+  } catch {
+    executable = false;
+  }
   if (!executable) {
     throw new OkError(
       'INVALID_INPUT',
@@ -153,6 +154,16 @@ export async function trustedProgram(file: string, label: string, opts: ProgramC
     );
   }
   checkOwnership(real, st, label);
+  return real;
+}
+
+/**
+ * Check `file` as a program okLinux may run (see the header), `--version`
+ * included, and return its realpath. `label` names the setting in messages,
+ * e.g. "bldyPath".
+ */
+export async function trustedProgram(file: string, label: string, opts: ProgramCheckOptions = {}): Promise<string> {
+  const real = checkProgramFile(file, label);
   const problem = await versionProblem(real, opts);
   if (problem) {
     throw new OkError(

@@ -127,4 +127,25 @@ describe('bldyPath from the desktop app', () => {
     expect(took).toBeLessThan(15_000);
     expect(await stored()).toBe(path.join(dir, 'bldy'));
   });
+
+  it('re-checks a stored bldyPath each time a VMM is chosen, and never runs one that fails', async () => {
+    // As a database written before these checks (or a file changed since) would hold it.
+    const marker = path.join(t.dir, 'evil-ran');
+    const evil = script('evil', 0o757, `#!/bin/sh\ntouch '${marker}'\n`);
+    engine.ctx.store.settings.set({ bldyPath: evil, backend: 'auto' });
+    const doctor = await engine.invoke('system:doctor', {});
+    expect(doctor.vmm).toMatchObject({ chosen: null, path: null });
+    expect(doctor.vmm.reason).toContain(
+      `the configured bldy path is not used (bldyPath: ${evil} is writable by others`,
+    );
+    await engine.invoke('vms:create', { name: 'victim', image: 'any-image' });
+    await expect(engine.invoke('vms:start', { name: 'victim' })).rejects.toMatchObject({
+      code: 'VMM',
+      message: expect.stringContaining('is writable by others'),
+    });
+    expect(fs.existsSync(marker)).toBe(false);
+    // the same file, fixed, is used by its realpath
+    fs.chmodSync(evil, 0o755);
+    expect((await engine.invoke('system:doctor', {})).vmm).toMatchObject({ chosen: 'bldy', path: evil });
+  });
 });
