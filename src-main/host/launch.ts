@@ -92,7 +92,7 @@ export async function writeLaunchPage(dir: string, target: string, port: number)
 }
 
 /** The opener's command line for `target`: $OKLINUX_BROWSER, else the platform's own. */
-export function browserCommand(
+function browserCommand(
   target: string,
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,

@@ -33,7 +33,10 @@ export interface HostOptions {
 }
 
 export interface Host {
-  /** The page's URL with the token, to print or open: http://127.0.0.1:<port>/?token=… */
+  /**
+   * The page's URL with the token, http://127.0.0.1:<port>/?token=…, to print or to put in the launch page
+   * (launch.ts); never on a command line, where other local users can read it.
+   */
   url: string;
   port: number;
   token: string;
