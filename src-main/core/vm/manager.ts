@@ -15,7 +15,7 @@ import { resolveAccel } from '@core/vmm/accel';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import { ROOT_TAG, mountOptions, validateHostDir } from '@core/shares';
+import { ROOT_TAG, mountOptions, recheckShareHost } from '@core/shares';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
@@ -187,10 +187,13 @@ export class VmManager {
     });
     const shares: ShareSpec[] = [];
     for (const s of this.store.shares.list(vm.name)) {
-      if (opts.prepare) await validateHostDir(s.hostPath, { writable: !s.readOnly });
+      // checked again (realpath, data directory) right before the VMM gets it
+      const hostPath = opts.prepare
+        ? await recheckShareHost(s.hostPath, { writable: !s.readOnly, dataDir: this.ctx.paths.root })
+        : s.hostPath;
       shares.push({
         tag: s.tag,
-        hostPath: s.hostPath,
+        hostPath,
         readOnly: s.readOnly,
         guestPath: s.guestPath,
         mountOptions: mountOptions(backend, s.readOnly),
