@@ -116,6 +116,40 @@ describe('shares of the data directory (item 3a)', () => {
   });
 });
 
+describe('writable shares of what the host runs', () => {
+  it('refuses a writable share of a system directory or of a folder holding the VMM; read-only is fine', async () => {
+    for (const dir of ['/usr/share', '/etc', '/usr/lib']) {
+      const r = await call('shares:add', { vm: 'v', hostPath: dir, tag: 'sys' });
+      expect(r.code, dir).toBe('INVALID_INPUT');
+      expect(r.message).toMatch(/is (inside )?the system directory \/(usr|etc)/);
+      expect(r.message).toContain('could replace programs this computer runs. Share it read-only (--ro)');
+    }
+    const tools = path.join(t.dir, 'tools');
+    fs.mkdirSync(tools);
+    fs.writeFileSync(path.join(tools, 'bldy'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    await engine.invoke('settings:set', { bldyPath: path.join(tools, 'bldy') });
+    try {
+      const r = await call('shares:add', { vm: 'v', hostPath: tools });
+      expect(r.code).toBe('INVALID_INPUT');
+      expect(r.message).toContain(`holds ${path.join(tools, 'bldy')}, which okLinux runs`);
+      const cliR = await cli('share', 'add', 'v', tools);
+      expect(cliR.code).toBe(2);
+      expect(cliR.stderr).toContain('which okLinux runs');
+      const ro = await engine.invoke('shares:add', { vm: 'v', hostPath: tools, readOnly: true });
+      expect(ro).toMatchObject({ tag: 'tools', readOnly: true });
+      // and it cannot be made writable later
+      const rw = await call('shares:update', { vm: 'v', tag: 'tools', readOnly: false });
+      expect(rw.code).toBe('INVALID_INPUT');
+      await engine.invoke('shares:remove', { vm: 'v', tag: 'tools' });
+    } finally {
+      await engine.invoke('settings:set', { bldyPath: null });
+    }
+    const ro = await engine.invoke('shares:add', { vm: 'v', hostPath: '/usr/share', readOnly: true, tag: 'sys' });
+    expect(ro).toMatchObject({ hostPath: '/usr/share', readOnly: true });
+    await engine.invoke('shares:remove', { vm: 'v', tag: 'sys' });
+  });
+});
+
 describe('a share or root turned into a link after it was accepted (items 3a, 7)', () => {
   it('is refused at start, before any VMM runs or anything is written', async () => {
     const kernel = path.join(t.dir, 'vmlinuz');

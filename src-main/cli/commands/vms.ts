@@ -292,7 +292,9 @@ export const vmCommands: Command[] = [
     summary: 'Remove a VM (or, with --image or when no VM has the name, an installed image).',
     description:
       "A VM whose root filesystem the app made (from its image's rootfs) keeps its files there. On a terminal, rm asks " +
-      'whether to delete them; elsewhere, say --keep-root or --delete-root. A root chosen with --root-dir is never deleted.',
+      'whether to delete them; elsewhere, say --keep-root or --delete-root. A root chosen with --root-dir is never deleted. ' +
+      'Files go first: if some cannot be removed (a mount point, an immutable file), the VM is kept, each one is named ' +
+      'with its fix, and rm exits 8.',
     options: {
       'keep-root': { type: 'boolean' },
       'delete-root': { type: 'boolean' },

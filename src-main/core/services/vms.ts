@@ -9,6 +9,7 @@ import {
   defaultGuestPath,
   fstabLine,
   homeDir,
+  hostPrograms,
   mountOptions,
   mountParam,
   ROOT_TAG,
@@ -52,6 +53,8 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     const st = store.vms.get(vm).state;
     return st !== 'stopped' && st !== 'crashed';
   };
+  /** Programs the app runs (VMMs, itself): a writable share must not hold them. */
+  const vmmPrograms = () => hostPrograms(store.settings.get().bldyPath, ctx.env.PATH);
   /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
   const changed = (vm: string, live: boolean): void => {
     if (live) store.vms.update(vm, { restartNeeded: true });
@@ -108,7 +111,11 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     'shares:list': ({ vm }) => store.shares.list(vm).map(publicShare),
     'shares:add': async ({ vm, hostPath, readOnly, tag, guestPath }) => {
       store.vms.get(vm);
-      const real = await checkShareHost(hostPath, { writable: !readOnly, dataDir: ctx.paths.root });
+      const real = await checkShareHost(hostPath, {
+        writable: !readOnly,
+        dataDir: ctx.paths.root,
+        programs: vmmPrograms(),
+      });
       const live = running(vm);
       // the layout check and the insert are one transaction, so racing adds cannot both pass
       const share = store.tx(() => {
@@ -144,7 +151,11 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     'shares:update': async ({ vm, tag, readOnly }) => {
       const current = store.shares.get(vm, tag);
       // a share made writable must be writable, and must still be a folder it may be
-      await recheckShareHost(current.hostPath, { writable: !readOnly, dataDir: ctx.paths.root });
+      await recheckShareHost(current.hostPath, {
+        writable: !readOnly,
+        dataDir: ctx.paths.root,
+        programs: vmmPrograms(),
+      });
       checkShareSet(
         ctx,
         vm,

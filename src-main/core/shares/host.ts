@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OkError } from '@core/errors';
+import { qemuBinaryName, which } from '@core/host-tools';
 import { validateHostDir } from './paths';
 
 /** `realpath`, with errors turned into an OkError naming `what`. */
@@ -70,15 +71,45 @@ function dataDirMessage(what: string, given: string, real: string, dataReal: str
 
 /**
  * Checks a folder to share and returns its realpath: `validateHostDir` (absolute, an existing,
- * accessible directory), then the data-directory rule on the realpath. `dataDir` must exist.
+ * accessible directory), then, on the realpath: never the data directory (nor in it, nor holding
+ * it); and a writable share never is, lies in or holds a system directory (/usr, /etc…) or a VMM
+ * the app runs (`programs`, e.g. the configured bldy). `dataDir` must exist.
  */
-export async function checkShareHost(hostPath: string, opts: { writable: boolean; dataDir: string }): Promise<string> {
+export async function checkShareHost(
+  hostPath: string,
+  opts: { writable: boolean; dataDir: string; programs?: (string | null)[] },
+): Promise<string> {
   await validateHostDir(hostPath, { writable: opts.writable });
   const real = await realDir(hostPath, 'shared folder');
   const dataReal = await realDir(opts.dataDir, 'the data directory');
   const rel = await relationToDataDir(real, dataReal);
   if (rel) throw new OkError('INVALID_INPUT', dataDirMessage('shared folder', hostPath, real, dataReal, rel));
+  if (!opts.writable) return real;
+  const shown = hostPath === real ? hostPath : `${hostPath} (which leads to ${real})`;
+  const refuse = (why: string): never => {
+    throw new OkError(
+      'INVALID_INPUT',
+      `shared folder ${shown} ${why}: a guest that can write there could replace programs this computer runs. ` +
+        'Share it read-only (--ro), or share a folder of your own.',
+    );
+  };
+  for (const dir of SYSTEM_TREES.map(canonical)) {
+    const r = relation(real, dir);
+    if (r) refuse(`${r === 'same' ? 'is' : r === 'inside' ? 'is inside' : 'contains'} the system directory ${dir}`);
+  }
+  for (const prog of opts.programs ?? []) {
+    if (prog && relation(canonical(prog), real) === 'inside') refuse(`holds ${prog}, which okLinux runs`);
+  }
   return real;
+}
+
+/**
+ * Programs okLinux runs on the host that a writable share must not hold: the configured bldy,
+ * crosvm and QEMU as found on PATH, and the running app itself (node or the Electron binary).
+ */
+export function hostPrograms(bldyPath: string | null, envPath: string | undefined): string[] {
+  const found = [bldyPath, which('crosvm', envPath), which(qemuBinaryName(), envPath), process.execPath];
+  return found.filter((p): p is string => !!p);
 }
 
 /** Directories a root must never be, nor lie inside: the system's own. */
@@ -197,7 +228,10 @@ export function homeDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** At start: the stored share folder is still its own realpath and still passes `checkShareHost`. */
-export async function recheckShareHost(stored: string, opts: { writable: boolean; dataDir: string }): Promise<string> {
+export async function recheckShareHost(
+  stored: string,
+  opts: { writable: boolean; dataDir: string; programs?: (string | null)[] },
+): Promise<string> {
   await requireUnmoved(stored, 'shared folder', 'If that is intended, remove the share and add it again.');
   return checkShareHost(stored, opts);
 }

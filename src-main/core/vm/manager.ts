@@ -15,7 +15,7 @@ import { resolveAccel } from '@core/vmm/accel';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import { ROOT_TAG, mountOptions, recheckShareHost } from '@core/shares';
+import { ROOT_TAG, hostPrograms, mountOptions, recheckShareHost } from '@core/shares';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
@@ -190,7 +190,11 @@ export class VmManager {
     for (const s of this.store.shares.list(vm.name)) {
       // checked again (realpath, data directory) right before the VMM gets it
       const hostPath = opts.prepare
-        ? await recheckShareHost(s.hostPath, { writable: !s.readOnly, dataDir: this.ctx.paths.root })
+        ? await recheckShareHost(s.hostPath, {
+            writable: !s.readOnly,
+            dataDir: this.ctx.paths.root,
+            programs: [...hostPrograms(settings.bldyPath, this.ctx.env.PATH), bin],
+          })
         : s.hostPath;
       shares.push({
         tag: s.tag,
