@@ -14,7 +14,7 @@ import { Engine } from '@core/engine';
 import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 import { processesMentioning, vmEnv } from '../helpers/vm';
-import { isRoot } from './unprivileged';
+import { NOBODY, isRoot } from './unprivileged';
 
 const t = tmpDir('oklinux-hostpaths-');
 const home = path.join(t.dir, 'data'); // OKLINUX_HOME
@@ -212,6 +212,21 @@ describe('--root-dir (item 7)', () => {
       expect(r.stderr).toContain('make an empty folder for the VM');
     }
     expect((await engine.invoke('vms:list', {})).map((v) => v.name)).not.toContain('r');
+  });
+
+  it('refuses a system directory for what it is, not for its modes, as an unprivileged user', async (ctx) => {
+    if (!isRoot) ctx.skip(); // as ourselves the test above says it all
+    fs.chmodSync(t.dir, 0o755); // mkdtemp made it 0700
+    const nb = path.join(t.dir, 'nobody');
+    fs.mkdirSync(nb);
+    fs.chownSync(nb, NOBODY, NOBODY);
+    const r = await runCli(['create', 'r', '--image', 'k', '--root-dir', '/etc'], {
+      env: { ...vmEnv(path.join(nb, 'data')), HOME: nb },
+      uid: NOBODY,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--root-dir /etc is the system directory /etc');
+    expect(r.stderr).not.toContain('chmod');
   });
 
   it('refuses them through the engine too', async () => {

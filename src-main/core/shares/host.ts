@@ -32,6 +32,23 @@ export async function realDir(p: string, what: string): Promise<string> {
   }
 }
 
+/**
+ * The realpath of a directory the user named; where there is none, `validateHostDir`'s own
+ * message (not absolute, missing, not a directory) is thrown. Access is checked later, after the
+ * rules, so a forbidden folder is refused for what it is, not for its modes.
+ */
+async function resolveGiven(p: string, what: string): Promise<string> {
+  let real: string;
+  try {
+    real = await fs.promises.realpath(p);
+  } catch {
+    await validateHostDir(p); // throws its own message for a missing or unreachable folder
+    return realDir(p, what); // or this one
+  }
+  if (!path.isAbsolute(p) || !(await fs.promises.stat(real)).isDirectory()) await validateHostDir(p);
+  return real;
+}
+
 /** How `a` relates to `b`, both absolute and canonical: the same, inside it, containing it, or apart. */
 export function relation(a: string, b: string): 'same' | 'inside' | 'contains' | null {
   if (a === b) return 'same';
@@ -79,12 +96,17 @@ export async function checkShareHost(
   hostPath: string,
   opts: { writable: boolean; dataDir: string; programs?: (string | null)[] },
 ): Promise<string> {
-  await validateHostDir(hostPath, { writable: opts.writable });
-  const real = await realDir(hostPath, 'shared folder');
+  const real = await resolveGiven(hostPath, 'shared folder');
   const dataReal = await realDir(opts.dataDir, 'the data directory');
   const rel = await relationToDataDir(real, dataReal);
   if (rel) throw new OkError('INVALID_INPUT', dataDirMessage('shared folder', hostPath, real, dataReal, rel));
-  if (!opts.writable) return real;
+  if (opts.writable) checkWritableShare(hostPath, real, opts.programs ?? []);
+  await validateHostDir(hostPath, { writable: opts.writable });
+  return real;
+}
+
+/** A writable share never is, lies in or holds a system directory, nor holds a program okLinux runs. */
+function checkWritableShare(hostPath: string, real: string, programs: (string | null)[]): void {
   const shown = hostPath === real ? hostPath : `${hostPath} (which leads to ${real})`;
   const refuse = (why: string): never => {
     throw new OkError(
@@ -97,10 +119,9 @@ export async function checkShareHost(
     const r = relation(real, dir);
     if (r) refuse(`${r === 'same' ? 'is' : r === 'inside' ? 'is inside' : 'contains'} the system directory ${dir}`);
   }
-  for (const prog of opts.programs ?? []) {
+  for (const prog of programs) {
     if (prog && relation(canonical(prog), real) === 'inside') refuse(`holds ${prog}, which okLinux runs`);
   }
-  return real;
 }
 
 /**
@@ -172,8 +193,7 @@ function canonical(p: string): string {
  * not a folder holding one of those, and apart from the data directory.
  */
 export async function checkRootDir(rootDir: string, opts: { dataDir: string; home?: string }): Promise<string> {
-  await validateHostDir(rootDir, { writable: true });
-  const real = await realDir(rootDir, '--root-dir');
+  const real = await resolveGiven(rootDir, '--root-dir');
   const shown = rootDir === real ? rootDir : `${rootDir} (which leads to ${real})`;
   const refuse = (why: string): never => {
     throw new OkError(
@@ -204,6 +224,7 @@ export async function checkRootDir(rootDir: string, opts: { dataDir: string; hom
   for (const dir of [...trees, ...dirs])
     if (relation(real, dir) === 'contains') refuse(`contains the system directory ${dir}`);
   for (const h of homes) if (relation(real, h) === 'contains') refuse(`contains ${whose(h)}`);
+  await validateHostDir(rootDir, { writable: true });
   return real;
 }
 
