@@ -13,8 +13,8 @@ import { systemHandlers } from '@core/services/system';
 import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
-import { prepareRootDir } from '@core/vm/root';
-import { fstabLine } from '@core/shares';
+import { checkedRoot, prepareRootDir } from '@core/vm/root';
+import { fstabLine, homeDir } from '@core/shares';
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -59,8 +59,10 @@ export class Engine {
       launcher: opts.launcher ?? defaultLauncher(),
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
       prepareRoot: async (vm, image, shares) => {
-        const root = vm.rootDir ?? (image.rootfs ? this.ctx.paths.rootDir(vm.name) : null);
-        if (!root) return null;
+        const managed = this.ctx.paths.rootDir(vm.name);
+        const chosen = vm.rootDir ?? (image.rootfs ? managed : null);
+        if (!chosen) return null;
+        const root = await checkedRoot(chosen, managed, { dataDir: this.ctx.paths.root, home: homeDir(env) });
         await prepareRootDir({
           vm: vm.name,
           root,

@@ -15,12 +15,13 @@ import { resolveAccel } from '@core/vmm/accel';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import { ROOT_TAG, mountOptions, validateHostDir } from '@core/shares';
+import { ROOT_TAG, hostPrograms, mountOptions, recheckShareHost } from '@core/shares';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
 import { GUEST_INIT_PATH } from './root';
+import { removalFailed, removeVmFiles } from './remove-tree';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
@@ -187,10 +188,17 @@ export class VmManager {
     });
     const shares: ShareSpec[] = [];
     for (const s of this.store.shares.list(vm.name)) {
-      if (opts.prepare) await validateHostDir(s.hostPath, { writable: !s.readOnly });
+      // checked again (realpath, data directory) right before the VMM gets it
+      const hostPath = opts.prepare
+        ? await recheckShareHost(s.hostPath, {
+            writable: !s.readOnly,
+            dataDir: this.ctx.paths.root,
+            programs: [...hostPrograms(settings.bldyPath, this.ctx.env.PATH), bin],
+          })
+        : s.hostPath;
       shares.push({
         tag: s.tag,
-        hostPath: s.hostPath,
+        hostPath,
         readOnly: s.readOnly,
         guestPath: s.guestPath,
         mountOptions: mountOptions(backend, s.readOnly),
@@ -409,20 +417,37 @@ export class VmManager {
     return this.vm(name);
   }
 
+  /**
+   * Remove a VM: its files first (run directory, console logs, and its root unless `keepRoot`),
+   * and only when they are all gone its row. A VM whose files cannot all be removed stays, with
+   * what is left and how to fix it in its lastError, so "rm" can be run again; a new VM of the
+   * same name never inherits half a root.
+   */
   async remove(name: string, keepRoot: boolean): Promise<void> {
     this.reconcile(name);
-    const row = this.store.vms.get(name);
-    if (row.state !== 'stopped' && row.state !== 'crashed') {
-      throw new OkError('CONFLICT', `The VM "${name}" is ${row.state}; stop it first ("oklinux stop ${name}").`);
+    const before = this.store.vms.get(name);
+    // "stopping", owned by this process, while files go: a racing start is refused, not let in
+    const claimed = this.store.tx(() => {
+      if (!this.store.vms.transition(name, ['stopped', 'crashed'], 'stopping')) return false;
+      this.store.vms.update(name, { supervisorPid: process.pid });
+      return true;
+    });
+    if (!claimed) {
+      const st = this.store.vms.get(name).state;
+      throw new OkError('CONFLICT', `The VM "${name}" is ${st}; stop it first ("oklinux stop ${name}").`);
+    }
+    const failures = await removeVmFiles({
+      runDir: this.ctx.paths.runDir(before.id),
+      vmDir: this.ctx.paths.vmDir(name),
+      keepRoot,
+    });
+    if (failures.length) {
+      const message = removalFailed(name, keepRoot, failures);
+      this.store.vms.update(name, { state: before.state, supervisorPid: null, lastError: message });
+      this.emit(name);
+      throw new OkError('DATA_DIR', message);
     }
     this.store.vms.remove(name);
-    fs.rmSync(this.ctx.paths.runDir(row.id), { recursive: true, force: true });
-    const vmDir = this.ctx.paths.vmDir(name);
-    if (keepRoot) {
-      for (const f of ['console.log', 'console.log.1']) fs.rmSync(path.join(vmDir, f), { force: true });
-    } else {
-      fs.rmSync(vmDir, { recursive: true, force: true });
-    }
     this.store.events.append('vm.removed', name, { keepRoot });
   }
 
