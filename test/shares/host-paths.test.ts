@@ -30,7 +30,7 @@ let data: string; // realpath of the data directory
 
 /** The engine's answer to a call: its result, or its error envelope. */
 async function call(channel: string, payload: unknown): Promise<{ code?: string; message?: string; result?: unknown }> {
-  const env = await engine.call(channel, payload);
+  const env = await engine.call(channel, payload, 'local');
   return 'error' in env ? env.error : { result: env.result };
 }
 

@@ -22,7 +22,7 @@ const dir = (name: string) => path.join(t.dir, name);
 let engine: Engine;
 
 async function call(channel: string, payload: unknown): Promise<{ code?: string; message?: string }> {
-  const env = await engine.call(channel, payload);
+  const env = await engine.call(channel, payload, 'local');
   return 'error' in env ? env.error : {};
 }
 
