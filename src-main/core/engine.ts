@@ -15,6 +15,7 @@ import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
 import { prepareRootDir } from '@core/vm/root';
 import { fstabLine } from '@core/shares';
+import { diskFullError } from '@core/datadir';
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -73,7 +74,7 @@ export class Engine {
       },
     });
     const images = this.images;
-    this.handlers = {
+    this.handlers = this.reportingDiskFull({
       ...systemHandlers(this.ctx),
       ...vmHandlers(this.ctx, this.vms),
       'catalog:list': async ({ refresh }) => {
@@ -100,7 +101,26 @@ export class Engine {
         return null;
       },
       'vms:launch': ({ name, image }) => this.launch(name, image),
-    };
+    });
+  }
+
+  /** A failure that comes from a full disk says so, naming the data directory, whichever layer hit it. */
+  diskFull(e: unknown): unknown {
+    return diskFullError(e, this.ctx.paths.root) ?? e;
+  }
+
+  private reportingDiskFull(handlers: Handlers): Handlers {
+    const wrapped: Record<string, (input: never) => unknown> = {};
+    for (const [channel, fn] of Object.entries(handlers) as [string, (input: never) => unknown][]) {
+      wrapped[channel] = async (input: never) => {
+        try {
+          return await fn(input);
+        } catch (e) {
+          throw this.diskFull(e);
+        }
+      };
+    }
+    return wrapped as unknown as Handlers;
   }
 
   /**
