@@ -202,16 +202,30 @@ export function prepareDataDir(paths: DataPaths): string[] {
 
 function tightenedNotice(root: string, changed: Tightened[]): string {
   const self = changed.find((c) => c.path === root);
+  const describe = (list: Tightened[], what: string): string | null => {
+    if (!list.length) return null;
+    const shown = list.slice(0, 4).map((c) => `${path.relative(root, c.path)} (was ${octal(c.was)})`);
+    const noun = list.length === 1 ? what : `${what}s`;
+    return `${list.length} ${noun}: ${shown.join(', ')}${list.length > shown.length ? ', …' : ''}`;
+  };
   const rest = changed.filter((c) => c !== self);
-  const shown = rest.slice(0, 5).map((c) => `${path.relative(root, c.path)} (was ${octal(c.was)})`);
-  if (rest.length > shown.length) shown.push(`${rest.length - shown.length} more`);
+  const parts = [
+    describe(
+      rest.filter((c) => isDir(c.path)),
+      'folder',
+    ),
+    describe(
+      rest.filter((c) => !isDir(c.path)),
+      'file',
+    ),
+  ].filter((x): x is string => x !== null);
   if (self) {
     return (
       `okLinux tightened the permissions of ${root} (was ${octal(self.was)}) so other users cannot read it` +
-      (shown.length ? `; also made private: ${shown.join(', ')}.` : '.')
+      (parts.length ? `; also made private: ${parts.join('; ')}.` : '.')
     );
   }
-  return `okLinux tightened permissions in ${root} so other users cannot read them: ${shown.join(', ')}.`;
+  return `okLinux tightened permissions in ${root} so other users cannot read them: ${parts.join('; ')}.`;
 }
 
 function freeBytes(dir: string): number | null {
