@@ -25,6 +25,8 @@ export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 /** Below this many free bytes, an ambiguous I/O error from SQLite is taken to mean "disk full". */
 const NEARLY_FULL_BYTES = 1024 * 1024;
+/** Windows has no mode bits to tighten (its ACLs already keep a user's AppData private). */
+const WINDOWS = process.platform === 'win32';
 
 export const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
@@ -119,6 +121,7 @@ interface Tightened {
 
 /** chmod `p` to `mode` when group or others have any access; records what changed. */
 function tighten(root: string, p: string, mode: number, out: Tightened[]): void {
+  if (WINDOWS) return;
   let st: fs.Stats;
   try {
     st = fs.statSync(p);
@@ -167,7 +170,7 @@ export function prepareDataDir(paths: DataPaths): string[] {
     makeDirs(root, PRIVATE_DIR_MODE);
   } else {
     if (!st.isDirectory()) throw dataDirError(root, 'it is a file, not a folder');
-    if (st.mode & 0o077) {
+    if (!WINDOWS && st.mode & 0o077) {
       const entries = listDir(root);
       if (entries.length && !entries.includes('oklinux.db')) {
         throw dataDirError(

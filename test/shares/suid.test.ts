@@ -98,6 +98,13 @@ describe('SetIdGuard', () => {
     const moved = program(path.join(dir, 'after', 'moved'), 0o755);
     fs.chmodSync(moved, 0o4755);
     await clearedWithin(moved, SETID_CLEAR_BOUND_MS);
+    // a watched folder removed and made again under the same name, before the guard hears of it
+    fs.rmSync(path.join(dir, 'after'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'after'));
+    await new Promise((r) => setTimeout(r, 20));
+    const again = program(path.join(dir, 'after', 'again'), 0o755);
+    fs.chmodSync(again, 0o4755);
+    await clearedWithin(again, SETID_CLEAR_BOUND_MS);
     // a tree moved in from outside the share, holding set-id files already
     program(path.join(t.dir, `staging-${n}`, 'sub', 'inner'), 0o4755);
     fs.renameSync(path.join(t.dir, `staging-${n}`), path.join(dir, 'moved-in'));

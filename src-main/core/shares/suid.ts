@@ -140,7 +140,8 @@ export interface SetIdGuardHooks {
 
 /** Watches writable shares while a VM runs and clears set-id bits as they appear. */
 export class SetIdGuard {
-  private readonly watchers = new Map<string, fs.FSWatcher>();
+  /** Watched folders by path, with the inode watched (a folder removed and made again is a new one). */
+  private readonly watchers = new Map<string, { w: fs.FSWatcher; ino: number }>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private degraded = false;
@@ -176,12 +177,17 @@ export class SetIdGuard {
   }
 
   private watch(root: string, dir: string): void {
-    if (this.closed || this.watchers.has(dir)) return;
+    if (this.closed) return;
     try {
-      const w = fs.watch(dir, { persistent: false }, (_event, name) => this.onEvent(root, dir, name));
+      const ino = fs.lstatSync(dir).ino;
+      const known = this.watchers.get(dir);
+      if (known?.ino === ino) return;
+      if (known) this.unwatch(dir);
+      const w = fs.watch(dir, { persistent: false }, (event, name) => this.onEvent(root, dir, event, name));
       w.on('error', () => this.unwatch(dir));
-      this.watchers.set(dir, w);
+      this.watchers.set(dir, { w, ino });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       if (this.degraded) return;
       this.degraded = true;
       this.hooks.problem(
@@ -192,7 +198,7 @@ export class SetIdGuard {
   }
 
   private unwatch(dir: string): void {
-    for (const [d, w] of this.watchers) {
+    for (const [d, { w }] of this.watchers) {
       if (d === dir || d.startsWith(dir + path.sep)) {
         w.close();
         this.watchers.delete(d);
@@ -200,7 +206,7 @@ export class SetIdGuard {
     }
   }
 
-  private onEvent(root: string, dir: string, name: string | Buffer | null): void {
+  private onEvent(root: string, dir: string, event: string, name: string | Buffer | null): void {
     if (this.closed) return;
     if (name === null) {
       this.rescanSoon();
@@ -215,7 +221,11 @@ export class SetIdGuard {
       return;
     }
     if (st.isDirectory()) {
-      if (!this.watchers.has(p)) this.cover(root, p);
+      // made, moved or removed and made again (its inode number may be reused): watch it afresh
+      if (event === 'rename' || this.watchers.get(p)?.ino !== st.ino) {
+        this.unwatch(p);
+        this.cover(root, p);
+      }
     } else if (st.isFile() && st.mode & SETID_BITS && clearSetId(root, p)) {
       this.hooks.cleared(p);
     }
@@ -259,7 +269,7 @@ export class SetIdGuard {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const w of this.watchers.values()) w.close();
+    for (const { w } of this.watchers.values()) w.close();
     this.watchers.clear();
   }
 }
