@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SETID_CLEAR_BOUND_MS, SetIdGuard, reachableByOthers, scrubTree, startWarnings } from '@core/shares/suid';
 import { tmpDir } from '../helpers/tmp';
@@ -52,6 +53,15 @@ describe('scrubTree', () => {
     expect(mode(path.join(dir, 'group-dir'))).toBe(0o2775);
   });
 
+  it("closes device nodes to all but their owner (QEMU as root carries out a guest's mknod)", () => {
+    const dir = share();
+    const node = path.join(dir, 'disk');
+    expect(spawnSync('mknod', ['-m', '0666', node, 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
+    expect(scrubTree(dir).cleared).toEqual([node]);
+    expect(fs.statSync(node).isCharacterDevice()).toBe(true);
+    expect(mode(node)).toBe(0o600);
+  });
+
   it('never follows a symlink out of the share, to a file or a folder', () => {
     const outside = path.join(t.dir, 'outside');
     const victim = program(path.join(outside, 'passwd'), 0o4755);
@@ -85,6 +95,19 @@ describe('SetIdGuard', () => {
     const g = program(path.join(dir, 'new-sgid'), 0o2755); // created with the bit
     await clearedWithin(g, SETID_CLEAR_BOUND_MS);
     expect(cleared).toEqual([old, f, g]);
+  });
+
+  it('closes a device node made while it runs', async () => {
+    const dir = share();
+    start(dir);
+    const node = path.join(dir, 'made-later');
+    expect(spawnSync('mknod', ['-m', '0666', node, 'b', '7', '0']).status).toBe(0); // a loop device
+    const t0 = performance.now();
+    while (mode(node) & 0o077) {
+      if (performance.now() - t0 > SETID_CLEAR_BOUND_MS) throw new Error(`${node} still ${mode(node).toString(8)}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(mode(node)).toBe(0o600);
   });
 
   it('covers folders made, nested and renamed while it runs', async () => {

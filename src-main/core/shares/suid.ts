@@ -21,7 +21,8 @@
  * - A symlink is never followed: a file is opened O_PATH|O_NOFOLLOW, checked through that fd (a
  *   regular file whose real path is inside the share) and chmod-ed through /proc/self/fd/N,
  *   so a guest swapping in a symlink cannot make us chmod a host file elsewhere.
- * Directory setgid (group inheritance) is left alone; it runs nothing.
+ * Device nodes are closed to all but their owner the same way (as root, QEMU carries out a
+ * guest's mknod). Directory setgid (group inheritance) is left alone; it runs nothing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,28 +39,46 @@ const inside = (root: string, p: string): boolean =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 /**
- * Clear the set-id bits of `file` if it is a regular file whose real path is inside `root`
- * (itself a real path). Never follows a symlink. True when bits were cleared.
+ * What a guest can leave in a share for other users: a set-id regular file, or a device node
+ * others may open (QEMU running as root carries out the guest's mknod).
  */
-export function clearSetId(root: string, file: string): boolean {
+export function isHazard(st: fs.Stats): boolean {
+  if (st.isFile()) return (st.mode & SETID_BITS) !== 0;
+  return (st.isBlockDevice() || st.isCharacterDevice()) && (st.mode & 0o6077) !== 0;
+}
+
+/** The mode that defuses it: no set-id bits; a device node for its owner only. */
+function safeMode(st: fs.Stats): number {
+  return st.isFile() ? st.mode & 0o1777 & ~SETID_BITS : st.mode & 0o700;
+}
+
+/**
+ * Defuse `file` if it is a hazard (`isHazard`) whose real path is inside `root` (itself a
+ * real path): clear a regular file's set-id bits, close a device node to all but its owner.
+ * Never follows a symlink, never opens a device. True when its mode was changed.
+ */
+export function defuse(root: string, file: string): boolean {
   const linux = process.platform === 'linux';
   let fd: number;
   try {
-    fd = fs.openSync(file, (linux ? O_PATH : fs.constants.O_RDONLY) | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(
+      file,
+      (linux ? O_PATH : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) | fs.constants.O_NOFOLLOW,
+    );
   } catch {
     return false; // gone, or a symlink (non-Linux), or unreadable
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile() || (st.mode & SETID_BITS) === 0) return false;
-    const mode = st.mode & 0o1777 & ~SETID_BITS;
+    if (!isHazard(st)) return false;
     if (!linux) {
-      fs.fchmodSync(fd, mode);
+      if (!st.isFile()) return false;
+      fs.fchmodSync(fd, safeMode(st));
       return true;
     }
     const handle = `/proc/self/fd/${fd}`;
     if (!inside(root, fs.readlinkSync(handle))) return false;
-    fs.chmodSync(handle, mode);
+    fs.chmodSync(handle, safeMode(st));
     return true;
   } catch {
     return false; // e.g. EPERM: another user's file, whose bits the guest could not have set either
@@ -90,8 +109,7 @@ function scanDir(root: string, dir: string, stats: ScrubStats): string[] {
       subdirs.push(p);
       continue;
     }
-    const unknown = !d.isFile() && !d.isSymbolicLink() && !d.isFIFO() && !d.isSocket() && !d.isCharacterDevice();
-    if (!d.isFile() && !unknown) continue;
+    if (d.isSymbolicLink() || d.isFIFO() || d.isSocket()) continue; // (an unknown type is looked at)
     stats.files++;
     let st: fs.Stats;
     try {
@@ -100,7 +118,7 @@ function scanDir(root: string, dir: string, stats: ScrubStats): string[] {
       continue;
     }
     if (st.isDirectory()) subdirs.push(p);
-    else if (st.isFile() && st.mode & SETID_BITS && clearSetId(root, p)) stats.cleared.push(p);
+    else if (isHazard(st) && defuse(root, p)) stats.cleared.push(p);
   }
   return subdirs;
 }
@@ -132,7 +150,7 @@ export function scrubTree(dir: string): ScrubStats {
 }
 
 export interface SetIdGuardHooks {
-  /** A set-id bit was cleared on `file`. */
+  /** `file` was defused: its set-id bits cleared, or (a device node) closed to others. */
   cleared(file: string): void;
   /** The guard works in a degraded way (e.g. the inotify watch limit); for the logs. */
   problem(message: string): void;
@@ -226,7 +244,7 @@ export class SetIdGuard {
         this.unwatch(p);
         this.cover(root, p);
       }
-    } else if (st.isFile() && st.mode & SETID_BITS && clearSetId(root, p)) {
+    } else if (isHazard(st) && defuse(root, p)) {
       this.hooks.cleared(p);
     }
   }

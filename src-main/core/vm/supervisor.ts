@@ -65,9 +65,11 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const noteCleared = (file: string): void => {
     if (++setIdCount <= 100) {
       setIdCleared.push(file);
-      process.stderr.write(`cleared the set-id bits of ${file} (set in the VM "${plan.vm}")\n`);
+      process.stderr.write(
+        `cleared the set-id bits of ${file} (or closed it, a device node) made in the VM "${plan.vm}"\n`,
+      );
     } else if (setIdCount % 1000 === 0) {
-      process.stderr.write(`cleared the set-id bits of ${setIdCount} files so far\n`);
+      process.stderr.write(`cleared the set-id bits of ${setIdCount} files (or device nodes) so far\n`);
     }
   };
   const guard = plan.setIdScrub?.length
