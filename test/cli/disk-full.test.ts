@@ -18,6 +18,7 @@ const t = tmpDir('oklinux-diskfull-');
 const mnt = path.join(t.dir, 'disk');
 const home = path.join(mnt, 'home');
 const kernel = path.join(t.dir, 'bzImage');
+const tarball = path.join(t.dir, 'kernel.tar.gz');
 const env = { OKLINUX_HOME: home, OKLINUX_GITHUB_API: 'http://127.0.0.1:9' };
 const cli = (...args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
 let mounted = false;
@@ -45,6 +46,12 @@ beforeAll(() => {
   if (m.status !== 0) throw new Error(`mount -t tmpfs failed: ${m.stderr || m.error}`);
   mounted = true;
   fs.writeFileSync(kernel, randomBytes(4 * 1024 * 1024));
+  // the same kernel in okLinux's release layout, for the tarball import path (extraction)
+  const tree = path.join(t.dir, 'tree', 'arch', 'x86', 'boot');
+  fs.mkdirSync(tree, { recursive: true });
+  fs.copyFileSync(kernel, path.join(tree, 'bzImage'));
+  const tar = spawnSync('tar', ['czf', tarball, '-C', path.join(t.dir, 'tree'), 'arch/x86/boot/bzImage']);
+  if (tar.status !== 0) throw new Error(`tar failed: ${String(tar.stderr)}`);
 });
 
 afterAll(() => {
@@ -61,7 +68,10 @@ describe('a full disk under the data directory', () => {
     const r = await cli('import', kernel, '--name', 'k');
     expectDiskFull(r);
     expect(r.stderr).toContain('(ENOSPC)');
+    const fromTar = await cli('import', tarball, '--name', 'k');
+    expectDiskFull(fromTar);
     expect(fs.readdirSync(path.join(home, 'store', 'sha256'))).toEqual([]);
+    expect(fs.readdirSync(path.join(home, 'store')).filter((f) => f.startsWith('.'))).toEqual([]);
     expect((await cli('rm', 'k', '--image')).code).toBe(3); // no image was recorded
   });
 
