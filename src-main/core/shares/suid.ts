@@ -61,6 +61,7 @@ export function defuse(root: string, file: string): boolean {
   const linux = process.platform === 'linux';
   let fd: number;
   try {
+    if (!linux && !fs.lstatSync(file).isFile()) return false; // without O_PATH, opening a device would open it
     fd = fs.openSync(
       file,
       (linux ? O_PATH : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) | fs.constants.O_NOFOLLOW,
@@ -136,7 +137,7 @@ function* walk(root: string, start: string, stats: ScrubStats, onDir?: (dir: str
     }
     if (!inside(root, real)) continue; // a folder swapped for a symlink: not followed out of the share
     onDir?.(dir);
-    stack.push(...scanDir(root, dir, stats));
+    for (const sub of scanDir(root, dir, stats)) stack.push(sub); // (a spread overflows on huge folders)
     yield;
   }
 }
@@ -160,6 +161,8 @@ export interface SetIdGuardHooks {
 export class SetIdGuard {
   /** Watched folders by path, with the inode watched (a folder removed and made again is a new one). */
   private readonly watchers = new Map<string, { w: fs.FSWatcher; ino: number }>();
+  /** Watched folders by parent, so a subtree is unwatched in time proportional to its size. */
+  private readonly children = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private degraded = false;
@@ -204,6 +207,10 @@ export class SetIdGuard {
       const w = fs.watch(dir, { persistent: false }, (event, name) => this.onEvent(root, dir, event, name));
       w.on('error', () => this.unwatch(dir));
       this.watchers.set(dir, { w, ino });
+      const parent = path.dirname(dir);
+      const siblings = this.children.get(parent) ?? new Set<string>();
+      siblings.add(dir);
+      this.children.set(parent, siblings);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       if (this.degraded) return;
@@ -216,12 +223,12 @@ export class SetIdGuard {
   }
 
   private unwatch(dir: string): void {
-    for (const [d, { w }] of this.watchers) {
-      if (d === dir || d.startsWith(dir + path.sep)) {
-        w.close();
-        this.watchers.delete(d);
-      }
-    }
+    this.watchers.get(dir)?.w.close();
+    this.watchers.delete(dir);
+    this.children.get(path.dirname(dir))?.delete(dir);
+    const kids = this.children.get(dir);
+    this.children.delete(dir);
+    for (const k of kids ?? []) this.unwatch(k);
   }
 
   private onEvent(root: string, dir: string, event: string, name: string | Buffer | null): void {
@@ -241,7 +248,7 @@ export class SetIdGuard {
     if (st.isDirectory()) {
       // made, moved or removed and made again (its inode number may be reused): watch it afresh
       if (event === 'rename' || this.watchers.get(p)?.ino !== st.ino) {
-        this.unwatch(p);
+        if (this.watchers.has(p)) this.unwatch(p);
         this.cover(root, p);
       }
     } else if (isHazard(st) && defuse(root, p)) {
@@ -289,6 +296,7 @@ export class SetIdGuard {
     if (this.timer) clearTimeout(this.timer);
     for (const { w } of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.children.clear();
   }
 }
 
