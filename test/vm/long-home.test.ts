@@ -22,8 +22,12 @@ beforeAll(async () => {
   bundle = await serveTestBundle();
 });
 
+/** Socket folders made outside the test's directory (in the short per-user folder), removed after. */
+const socketDirs = new Set<string>();
+
 afterAll(async () => {
   for (const p of processesMentioning(t.dir)) process.kill(p.pid, 'SIGKILL');
+  for (const d of socketDirs) fs.rmSync(d, { recursive: true, force: true });
   await bundle?.close();
   t.cleanup();
 });
@@ -62,6 +66,7 @@ for (const length of [90, 120]) {
         // no socket (whole or cut short) under the data directory
         expect(fs.readdirSync(runDir).filter((f) => f.includes('.s'))).toEqual([]);
         const sock = new DataPaths(home).socket(Number(path.basename(runDir)), 'console.sock');
+        socketDirs.add(path.dirname(sock));
         expect(path.dirname(path.dirname(sock))).toBe(shortSocketBase());
         expect(fs.statSync(sock).isSocket()).toBe(true);
         expect(Buffer.byteLength(sock)).toBeLessThanOrEqual(SOCKET_PATH_MAX);
