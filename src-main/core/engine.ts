@@ -15,6 +15,7 @@ import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
 import { checkedRoot, prepareRootDir } from '@core/vm/root';
 import { fstabLine, homeDir } from '@core/shares';
+import { diskFullError } from '@core/datadir';
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -75,7 +76,7 @@ export class Engine {
       },
     });
     const images = this.images;
-    this.handlers = {
+    this.handlers = this.reportingDiskFull({
       ...systemHandlers(this.ctx),
       ...vmHandlers(this.ctx, this.vms),
       'catalog:list': async ({ refresh }) => {
@@ -102,7 +103,27 @@ export class Engine {
         return null;
       },
       'vms:launch': ({ name, image }) => this.launch(name, image),
-    };
+    });
+  }
+
+  /** A failure that comes from a full disk says so, naming the data directory, whichever layer hit it. */
+  diskFull(e: unknown): unknown {
+    return diskFullError(e, this.ctx.paths.root) ?? e;
+  }
+
+  private reportingDiskFull(handlers: Handlers): Handlers {
+    type Fn = (input: never, caller: Caller) => unknown;
+    const wrapped: Record<string, Fn> = {};
+    for (const [channel, fn] of Object.entries(handlers) as unknown as [string, Fn][]) {
+      wrapped[channel] = async (input: never, caller: Caller) => {
+        try {
+          return await fn(input, caller);
+        } catch (e) {
+          throw this.diskFull(e);
+        }
+      };
+    }
+    return wrapped as unknown as Handlers;
   }
 
   /**

@@ -29,6 +29,7 @@ import { Downloader, sha256File } from '@core/download';
 import { extractMember } from '@core/extract';
 import type { ImageRow } from '@core/store';
 import type { BootImage } from '@core/vm/manager';
+import { diskFullError } from '@core/datadir';
 
 /** A kernel found in a tarball we import or pull: okLinux's layout. */
 export const KERNEL_MEMBER = 'arch/x86/boot/bzImage';
@@ -309,7 +310,9 @@ export class Images {
         `${src} has SHA-256 ${sha256}, but ${expected} was expected; it was not installed.`,
       );
     }
-    const entry = await this.downloader.cas.importFile(src);
+    const entry = await this.downloader.cas.importFile(src).catch((e: unknown) => {
+      throw this.diskFull(e);
+    });
     if (expected && entry.sha256 !== expected) {
       // the file changed while it was being copied in
       throw new OkError(
@@ -318,6 +321,12 @@ export class Images {
       );
     }
     return { sha256: entry.sha256, size: entry.size, path: this.downloader.cas.path(entry.sha256) };
+  }
+
+  /** A write that failed for lack of space (extraction's DISK_FULL included) names the data directory's disk. */
+  private diskFull(e: unknown): unknown {
+    const inner = e instanceof OkError && e.code === 'DISK_FULL' ? (e.cause ?? e) : e;
+    return diskFullError(inner, this.ctx.paths.root) ?? e;
   }
 
   private progress(p: DownloadProgress): void {
@@ -419,6 +428,8 @@ export class Images {
       try {
         await extractMember(src, KERNEL_MEMBER, tmp);
         sha = (await this.importLocal(tmp, null)).sha256;
+      } catch (e) {
+        throw this.diskFull(e);
       } finally {
         fs.rmSync(tmp, { force: true });
       }

@@ -6,6 +6,7 @@ import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import { freeDiskBytes, kvmStatus, qemuBinaryName, resolveVmm, toolVersion, which } from '@core/host-tools';
+import { rootWarning } from '@core/shares/suid';
 import { version } from '../version';
 import { setSettings } from './settings';
 
@@ -13,6 +14,7 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   const settings = ctx.store.settings.get();
   const qemuPath = which(qemuBinaryName(), ctx.env.PATH);
   const vmm = resolveVmm({ configured: settings.bldyPath, binDir: ctx.paths.bin, envPath: ctx.env.PATH });
+  const root = rootWarning();
   return {
     platform: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
@@ -22,6 +24,8 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
     dataDir: ctx.paths.root,
     schemaVersion: ctx.store.schemaVersion,
     freeDiskBytes: await freeDiskBytes(ctx.paths.root),
+    runningAsRoot: process.geteuid?.() === 0,
+    warnings: [...(root ? [root] : []), ...ctx.notices],
   };
 }
 

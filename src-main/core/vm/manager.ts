@@ -22,6 +22,9 @@ import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
 import { GUEST_INIT_PATH } from './root';
 import { removalFailed, removeVmFiles } from './remove-tree';
+import { openPrivateFile } from '@core/datadir';
+import { ensureSocketDir } from '@core/run-dir';
+import { startWarnings } from '@core/shares/suid';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
@@ -225,7 +228,7 @@ export class VmManager {
       memoryMiB: vm.memoryMiB,
       accel: accel.accel,
       runDir,
-      controlSocket: path.join(runDir, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
+      controlSocket: this.ctx.paths.socket(vm.id, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
       shares,
       ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
     };
@@ -260,8 +263,10 @@ export class VmManager {
       const planned = await this.plan(vm, { pull: true, prepare: true, signal: abort.signal });
       if (abort.signal.aborted) throw new OkError('CANCELLED', `The start of "${name}" was cancelled.`);
       const runDir = planned.spec.runDir;
-      fs.mkdirSync(runDir, { recursive: true });
-      fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true });
+      fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+      ensureSocketDir(this.ctx.paths, vm.id);
+      fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true, mode: 0o700 });
+      const rwShares = planned.spec.shares.filter((s) => !s.readOnly).map((s) => s.hostPath);
       fs.rmSync(planned.spec.controlSocket, { force: true });
       const plan: LaunchPlan = {
         vm: name,
@@ -271,7 +276,7 @@ export class VmManager {
         args: planned.args,
         cwd: runDir,
         controlSocket: planned.spec.controlSocket,
-        consoleSocket: path.join(runDir, 'console.sock'),
+        consoleSocket: this.ctx.paths.socket(vm.id, 'console.sock'),
         logFile: this.ctx.paths.consoleLog(name),
         gracefulMs: envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000),
         watchdogMs: envMs(this.ctx.env, 'OKLINUX_BOOT_WATCHDOG_MS', 30_000),
@@ -279,12 +284,13 @@ export class VmManager {
           planned.spec.accel === 'kvm'
             ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
             : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
+        setIdScrub: rwShares,
       };
       const planFile = path.join(runDir, 'launch.json');
       fs.writeFileSync(`${planFile}.tmp`, JSON.stringify(plan));
       fs.renameSync(`${planFile}.tmp`, planFile);
       this.store.shares.clearPending(name);
-      const supLog = fs.openSync(path.join(runDir, 'supervisor.log'), 'a');
+      const supLog = openPrivateFile(path.join(runDir, 'supervisor.log'));
       let sup;
       try {
         sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
@@ -316,6 +322,10 @@ export class VmManager {
         await new Promise((r) => setTimeout(r, 25));
       }
       this.emit(name);
+      const rootDir = planned.spec.rootShare?.hostPath ?? null;
+      for (const message of startWarnings({ vm: name, rwShares, rootDir, dataDir: this.ctx.paths.root })) {
+        this.ctx.bus.emit({ type: 'warning', vm: name, message });
+      }
       await this.monitor(name).catch(() => undefined);
       return this.vm(name);
     } catch (e) {
@@ -342,7 +352,7 @@ export class VmManager {
     if (existing) return existing;
     const row = this.store.vms.get(name);
     if (row.state !== 'running' && row.state !== 'stopping') return null;
-    const sockPath = path.join(this.ctx.paths.runDir(row.id), 'console.sock');
+    const sockPath = this.ctx.paths.socket(row.id, 'console.sock');
     const opening = ConsoleClient.connect(sockPath, (m) => {
       if (m.type === 'data') this.ctx.bus.emit({ type: 'console:data', vm: name, data: m.data });
       else if (m.type === 'exit' || m.type === 'warning' || m.type === 'hello') this.emit(name);
@@ -447,6 +457,8 @@ export class VmManager {
       this.emit(name);
       throw new OkError('DATA_DIR', message);
     }
+    // a socket folder outside run/ (long data dir paths) holds only sockets
+    fs.rmSync(this.ctx.paths.socketDir(before.id), { recursive: true, force: true });
     this.store.vms.remove(name);
     this.store.events.append('vm.removed', name, { keepRoot });
   }
