@@ -25,7 +25,7 @@ import {
   type Manifest,
   type ManifestVmm,
 } from '@core/catalog';
-import { Downloader, sha256File } from '@core/download';
+import { Downloader, ProxyDispatcher, sha256File } from '@core/download';
 import { extractMember } from '@core/extract';
 import type { ImageRow } from '@core/store';
 import type { BootImage } from '@core/vm/manager';
@@ -39,6 +39,7 @@ type Role = 'kernel' | 'initrd' | 'rootfs';
 export interface ImagesOptions {
   /** Downloader tuning (tests use small stall timeouts and fast retries). */
   downloader?: Partial<ConstructorParameters<typeof Downloader>[0]>;
+  /** One HTTP dispatcher for everything; default the Settings/environment proxy (see download/proxy.ts). */
   dispatcher?: Dispatcher;
   /** Built-in manifests (the bundled default), always part of the catalog. */
   builtinManifests?: string[];
@@ -48,19 +49,30 @@ export class Images {
   readonly downloader: Downloader;
   private cache: { at: number; listing: CatalogListing; manifests: Manifest[] } | null = null;
   private readonly active = new Map<string, DownloadProgress>();
+  /** Dispatchers this object made (closed with it): downloads, and catalog listings. */
+  private readonly owned: ProxyDispatcher[] = [];
+  private readonly catalogDispatcher: Dispatcher;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly opts: ImagesOptions = {},
   ) {
     fs.mkdirSync(ctx.paths.downloads, { recursive: true });
+    // The proxy from Settings (read at each request) wins over the environment's.
+    const proxied = (tunnel: boolean): ProxyDispatcher => {
+      const d = new ProxyDispatcher(() => ({ proxy: ctx.store.settings.get().proxy, env: ctx.env }), { tunnel });
+      this.owned.push(d);
+      return d;
+    };
     this.downloader = new Downloader({
       root: ctx.paths.store,
       partialDir: ctx.paths.downloads,
       state: ctx.store.downloads,
-      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+      dispatcher: opts.dispatcher ?? proxied(false),
       ...opts.downloader,
     });
+    // catalog requests keep their CONNECT tunnel through an HTTP proxy, as before
+    this.catalogDispatcher = opts.dispatcher ?? proxied(true);
   }
 
   private get store() {
@@ -96,8 +108,8 @@ export class Images {
     this.ctx.bus.emit({ type: 'catalog:changed' });
   }
 
-  private httpOpts(): { dispatcher?: Dispatcher } {
-    return this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {};
+  private httpOpts(): { dispatcher: Dispatcher } {
+    return { dispatcher: this.catalogDispatcher };
   }
 
   private get httpCache(): HttpCache {
@@ -512,8 +524,9 @@ export class Images {
     return dest;
   }
 
-  close(): Promise<void> {
-    return this.downloader.close();
+  async close(): Promise<void> {
+    await this.downloader.close();
+    await Promise.all(this.owned.map((d) => d.close()));
   }
 }
 

@@ -5,6 +5,7 @@ import type { DoctorReport, DirListing } from '@contract';
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
+import { normalizeProxy } from '@core/download';
 import { freeDiskBytes, kvmStatus, qemuBinaryName, resolveVmm, toolVersion, which } from '@core/host-tools';
 import { version } from '../version';
 
@@ -51,7 +52,11 @@ export function systemHandlers(
     'system:doctor': () => doctor(ctx),
     'system:info': () => ({ version, dataDir: ctx.paths.root }),
     'settings:get': () => ctx.store.settings.get(),
-    'settings:set': (patch) => ctx.store.settings.set(patch),
+    'settings:set': (patch) => {
+      // a proxy that is not an http(s) URL is refused here, not at the next download
+      if (patch.proxy !== undefined) normalizeProxy(patch.proxy);
+      return ctx.store.settings.set(patch);
+    },
     'fs:list': ({ path: p }) => listDir(p),
   };
 }
