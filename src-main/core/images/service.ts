@@ -29,6 +29,7 @@ import { Downloader, ProxyDispatcher, sha256File } from '@core/download';
 import { extractMember } from '@core/extract';
 import type { ImageRow } from '@core/store';
 import type { BootImage } from '@core/vm/manager';
+import { checkPinned, type PinnedFile } from './integrity';
 
 /** A kernel found in a tarball we import or pull: okLinux's layout. */
 export const KERNEL_MEMBER = 'arch/x86/boot/bzImage';
@@ -446,7 +447,13 @@ export class Images {
     return toImage(row);
   }
 
-  /** Boot files for `ref`, pulling it first if `pull`; each artifact re-checked by size. */
+  /**
+   * Boot files for `ref`, pulling it first if `pull`. The kernel and initrd are
+   * hashed again here (CHECKSUM when one changed since it was installed) and
+   * returned as `pinned`, for the supervisor's own check right before the VMM
+   * runs; the rootfs tarball is checked by size here and hashed before it is
+   * extracted (`rootfsPin`).
+   */
   async bootImage(
     ref: string,
     opts: { pull: boolean; signal?: AbortSignal },
@@ -457,30 +464,41 @@ export class Images {
       await this.pull(ref, opts.signal ? { signal: opts.signal } : {});
       img = this.store.images.get(ref);
     }
+    const repair =
+      img.kind === 'local'
+        ? `Run "oklinux verify" (it takes damaged files out of the store), then import "${ref}" again.`
+        : `Run "oklinux verify" (it takes damaged files out of the store), then "oklinux pull ${ref}".`;
+    const pins = new Map<Role, PinnedFile>();
     for (const a of img.artifacts) {
       if (fileSize(a.path) !== a.size) {
-        throw new OkError(
-          'CHECKSUM',
-          `The ${a.role} of "${ref}" (${a.path}) is missing or damaged. Run "oklinux verify", then "oklinux pull ${ref}".`,
-        );
+        throw new OkError('CHECKSUM', `The ${a.role} of "${ref}" (${a.path}) is missing or damaged. ${repair}`);
       }
+      const pin = { what: `the ${a.role} of "${ref}"`, path: a.path, sha256: a.sha256, repair };
+      if (a.role !== 'rootfs') await checkPinned(pin);
+      pins.set(a.role, pin);
     }
-    const by = (r: Role) => img.artifacts.find((a) => a.role === r)?.path;
-    const kernel = by('kernel');
+    const kernel = pins.get('kernel');
     if (!kernel) throw new OkError('NOT_FOUND', `The image "${ref}" has no kernel.`);
-    const initrd = by('initrd');
+    const initrd = pins.get('initrd');
+    const rootfs = pins.get('rootfs');
     return {
-      kernelPath: kernel,
-      ...(initrd ? { initrdPath: initrd } : {}),
+      kernelPath: kernel.path,
+      ...(initrd ? { initrdPath: initrd.path } : {}),
       cmdline: img.cmdline,
-      rootfs: by('rootfs') ?? null,
+      rootfs: rootfs?.path ?? null,
+      ...(rootfs ? { rootfsPin: rootfs } : {}),
+      pinned: initrd ? [kernel, initrd] : [kernel],
       image: img,
     };
   }
 
   // ------------------------------------------------------------------ bldy
 
-  /** Install the platform's bldy from the manifests' `vmm` entries; it must run before it counts. */
+  /**
+   * Install the platform's bldy from the manifests' `vmm` entries; it must run
+   * before it counts. Its SHA-256 is recorded (installed_vmms) and checked
+   * before every start that uses it.
+   */
   async installVmm(): Promise<string> {
     const { manifests } = await this.catalog();
     const os = process.platform === 'darwin' ? 'darwin' : process.platform === 'win32' ? 'windows' : 'linux';
@@ -508,8 +526,19 @@ export class Images {
     fs.mkdirSync(this.ctx.paths.bin, { recursive: true });
     const dest = path.join(this.ctx.paths.bin, 'bldy');
     const tmp = `${dest}.tmp-${process.pid}`;
-    fs.copyFileSync(this.downloader.cas.path(sha), tmp);
+    fs.rmSync(tmp, { force: true });
+    fs.copyFileSync(this.downloader.cas.path(sha), tmp, fs.constants.COPYFILE_EXCL);
     fs.chmodSync(tmp, 0o755);
+    // the copy is what runs: it must be what was verified (the store file could have changed since)
+    await checkPinned({
+      what: `the downloaded bldy ${entry.version}`,
+      path: tmp,
+      sha256: sha,
+      repair: 'Pull it again.',
+    }).catch((e: unknown) => {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    });
     const version = await new Promise<string>((resolve, reject) =>
       execFile(tmp, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
     ).catch((e: unknown) => {
@@ -519,6 +548,8 @@ export class Images {
         `The downloaded bldy ${entry.version} does not run on this machine (${(e as Error).message}); it was not installed.`,
       );
     });
+    // recorded first: a crash before the rename leaves the old bldy refused at start, never a new one trusted
+    this.store.vmms.record('bldy', sha, version);
     fs.renameSync(tmp, dest);
     this.store.events.append('vmm.installed', 'bldy', { version, sha256: sha });
     return dest;

@@ -10,8 +10,9 @@ import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import type { VmRow } from '@core/store';
-import { qemuBinaryName, resolveVmm } from '@core/host-tools';
-import { resolveAccel } from '@core/vmm/accel';
+import { chooseBackend, qemuBinaryName } from '@core/host-tools';
+import { kvmProblem, resolveAccel, type AccelChoice, type AccelSetting } from '@core/vmm/accel';
+import { checkPinned, type PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
@@ -20,6 +21,7 @@ import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
+import { writeSignedPlan } from './plan-auth';
 import { GUEST_INIT_PATH } from './root';
 
 /** What booting needs from an installed image. */
@@ -29,6 +31,10 @@ export interface BootImage {
   cmdline: string;
   /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
   rootfs?: string | null;
+  /** The rootfs tarball's digest, checked before it is extracted. */
+  rootfsPin?: PinnedFile;
+  /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
+  pinned?: PinnedFile[];
 }
 
 /** How to start a supervisor process: `command args… <plan file>`. */
@@ -51,7 +57,13 @@ export interface PlannedStart {
   args: string[];
   spec: VmSpec;
   accelReason: string;
+  /** Why this backend (see `chooseBackend`). */
+  backendReason: string;
+  /** The VMM binary (an installed bldy) and the boot files, with their digests. */
+  pinned: PinnedFile[];
 }
+
+const KVM_DEVICE = '/dev/kvm';
 
 const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
   const v = Number(env[key]);
@@ -142,44 +154,41 @@ export class VmManager {
     return this.store.vms.list().map((r) => this.vm(r.name));
   }
 
-  /** Work out exactly what would run: backend, binary, argv. Nothing is started. */
+  /**
+   * Work out exactly what would run: backend, binary, argv. Nothing is started.
+   * The files it boots are hashed again (see images/integrity.ts), dry run or
+   * not: a changed kernel, initrd or installed bldy is refused with CHECKSUM.
+   */
   async plan(
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
     const settings = this.store.settings.get();
-    const chosen = resolveVmm({
+    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
+    const choice = chooseBackend({
       configured: settings.bldyPath,
       binDir: this.ctx.paths.bin,
       envPath: this.ctx.env.PATH,
+      backend: opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend),
+      accel: accelSetting,
+      kvmProblem: accelSetting === 'auto' ? await kvmProblem(KVM_DEVICE) : null,
     });
-    const wanted =
-      opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend !== 'auto' ? settings.backend : null);
-    let backend: VmmBackend;
-    let bin: string;
-    if (wanted === 'bldy' || (!wanted && (chosen.kind === 'bldy' || chosen.kind === 'crosvm'))) {
-      backend = 'bldy';
-      bin = chosen.kind === 'bldy' || chosen.kind === 'crosvm' ? chosen.path! : 'bldy';
-    } else if (wanted === 'qemu' || chosen.kind === 'qemu') {
-      backend = 'qemu';
-      bin = chosen.kind === 'qemu' ? chosen.path! : qemuBinaryName();
-    } else {
-      throw new OkError('VMM', `Cannot start "${vm.name}": ${chosen.reason}.`);
-    }
-    if (opts.prepare && !path.isAbsolute(bin)) {
+    const backend = choice.backend;
+    if (!backend) throw new OkError('VMM', `Cannot start "${vm.name}": ${choice.reason}.`);
+    if (opts.prepare && !choice.path) {
       throw new OkError(
         'VMM',
         backend === 'bldy'
-          ? `Cannot start "${vm.name}": bldy was asked for but is not installed. Set its path in settings, pull a catalog's bldy, or use --backend qemu.`
-          : `Cannot start "${vm.name}": ${qemuBinaryName()} is not installed (Debian/Ubuntu: "apt-get install qemu-system-x86").`,
+          ? `Cannot start "${vm.name}": it asks for bldy, but ${choice.reason}. Or choose the QEMU backend.`
+          : `Cannot start "${vm.name}": ${choice.reason}.`,
       );
     }
-    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
-    // bldy runs only with KVM: asking for it explains clearly when /dev/kvm is unusable
-    const accel = await resolveAccel(backend === 'bldy' ? 'kvm' : accelSetting).catch((e: unknown) => {
-      if (opts.prepare) throw e;
-      return { accel: 'kvm' as const, reason: 'dry run' };
-    });
+    // a dry run works without the VMM installed: it shows the bare command name
+    const bin = choice.path ?? (backend === 'bldy' ? 'bldy' : qemuBinaryName());
+    const pinned: PinnedFile[] = [];
+    if (backend === 'bldy' && choice.installed && choice.path) pinned.push(this.installedBldy(choice.path));
+    for (const pin of pinned) await checkPinned(pin);
+    const accel = await this.accel(vm, backend, accelSetting, opts.prepare);
 
     const image = await this.opts.resolveImage(vm.image, {
       pull: opts.pull,
@@ -229,7 +238,47 @@ export class VmManager {
       const prepared = opts.prepare ? await prepareBldyShares(spec) : planBldyShares(spec);
       args = bldyArgv(spec, prepared);
     }
-    return { backend, bin, args, spec, accelReason: accel.reason };
+    return {
+      backend,
+      bin,
+      args,
+      spec,
+      accelReason: accel.reason,
+      backendReason: choice.reason,
+      pinned: [...pinned, ...(image.pinned ?? [])],
+    };
+  }
+
+  /** bldy runs only under KVM; QEMU takes the accel setting. A dry run never fails on it. */
+  private async accel(vm: VmRow, backend: VmmBackend, setting: AccelSetting, prepare: boolean): Promise<AccelChoice> {
+    if (backend === 'qemu') {
+      return resolveAccel(setting, KVM_DEVICE).catch((e: unknown) => {
+        if (prepare) throw e;
+        return { accel: 'kvm' as const, reason: 'dry run' };
+      });
+    }
+    const problem = setting === 'tcg' ? `"${vm.name}" is set to accel tcg` : await kvmProblem(KVM_DEVICE);
+    if (problem && prepare) {
+      throw new OkError(
+        'UNSUPPORTED',
+        `Cannot start "${vm.name}" with bldy: bldy runs only under KVM, but ${problem}. ` +
+          'Choose the QEMU backend (backend auto picks it for accel tcg), or fix KVM.',
+      );
+    }
+    return { accel: 'kvm', reason: problem ? 'dry run' : 'bldy runs under KVM' };
+  }
+
+  /** The bldy the app installed in bin/, pinned to the digest recorded when it was installed. */
+  private installedBldy(bin: string): PinnedFile {
+    const record = this.store.vmms.get('bldy');
+    const repair = 'Install it again with "oklinux pull bldy", or set a bldy path in settings.';
+    if (!record) {
+      throw new OkError(
+        'CHECKSUM',
+        `${bin} has no SHA-256 on record (okLinux Desktop did not install it), so it was not run. ${repair}`,
+      );
+    }
+    return { what: 'bldy', path: bin, sha256: record.sha256, repair };
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
@@ -271,10 +320,11 @@ export class VmManager {
           planned.spec.accel === 'kvm'
             ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
             : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
+        verify: planned.pinned,
       };
+      // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)
       const planFile = path.join(runDir, 'launch.json');
-      fs.writeFileSync(`${planFile}.tmp`, JSON.stringify(plan));
-      fs.renameSync(`${planFile}.tmp`, planFile);
+      writeSignedPlan(planFile, plan, this.ctx.paths.root);
       this.store.shares.clearPending(name);
       const supLog = fs.openSync(path.join(runDir, 'supervisor.log'), 'a');
       let sup;
@@ -282,7 +332,8 @@ export class VmManager {
         sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
           detached: true,
           stdio: ['ignore', 'ignore', supLog],
-          env: this.ctx.env,
+          // the supervisor finds the data dir (and its key) as the app does: say which one (--home)
+          env: { ...this.ctx.env, OKLINUX_HOME: path.resolve(this.ctx.paths.root) },
         });
       } finally {
         fs.closeSync(supLog);

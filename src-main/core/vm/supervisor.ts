@@ -16,6 +16,7 @@ import { bldyStopArgv } from '@core/vmm/bldy';
 import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
+import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
   vm: string;
@@ -34,6 +35,8 @@ export interface LaunchPlan {
   watchdogMs: number;
   /** A hint for the watchdog warning (e.g. try --accel tcg). */
   watchdogHint: string;
+  /** Files hashed again right before the VMM is spawned (the bldy binary, kernel, initrd). */
+  verify?: PinnedFile[];
 }
 
 const signalName = (n: number): string =>
