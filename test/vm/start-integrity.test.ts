@@ -56,7 +56,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of processesMentioning(home)) process.kill(p.pid, 'SIGKILL');
+  for (const p of processesMentioning(t.dir)) process.kill(p.pid, 'SIGKILL');
   await bundle?.close();
   t.cleanup();
 });
