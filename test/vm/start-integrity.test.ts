@@ -99,6 +99,19 @@ describe('bldy', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect((await state('b1')).state).toBe('running');
     expect(bldyRuns()).toBe(1);
+    // the launch plan's key is in the data dir only: never in the supervisor's or the VMM's argv or environment
+    const key = fs.readFileSync(path.join(home, 'supervise.key'));
+    const procs = processesMentioning(home).filter((p) => /__supervise|bin\/bldy run/.test(p.cmd));
+    expect(procs).toHaveLength(2);
+    for (const p of procs) {
+      const seen = Buffer.concat([
+        fs.readFileSync(`/proc/${p.pid}/cmdline`),
+        fs.readFileSync(`/proc/${p.pid}/environ`),
+      ]);
+      for (const form of [key, Buffer.from(key.toString('hex')), Buffer.from(key.toString('base64'))]) {
+        expect(seen.includes(form), p.cmd).toBe(false);
+      }
+    }
     expect((await cli('stop', 'b1')).code).toBe(0);
 
     // a guest with the data dir in a share writes its own bldy there

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '@core/store';
 import { runCli } from '../helpers/cli';
-import { planWorld, type PlanWorld } from '../helpers/plans';
+import { markerPlan, planWorld, type PlanWorld } from '../helpers/plans';
+import { writeSignedPlan } from '@core/vm/plan-auth';
 import { tmpDir } from '../helpers/tmp';
 
 const t = tmpDir('oklinux-supauth-');
@@ -48,6 +49,20 @@ describe('oklinux __supervise', () => {
     expect(k.code).not.toBe(0);
     expect(k.stderr).toMatch(/the key .*supervise\.key cannot be used/);
     expect(fs.existsSync(path.join(keyless, 'supervise.key'))).toBe(false);
+    expect(fs.existsSync(w.marker)).toBe(false);
+  });
+
+  it('checks the files a signed plan pins right before spawning, and runs nothing if one changed', async () => {
+    const runDir = path.join(w.home, 'run', '7');
+    fs.mkdirSync(runDir);
+    const kernel = path.join(t.dir, 'kernel');
+    fs.writeFileSync(kernel, 'a kernel, swapped after the engine checked it');
+    const file = path.join(runDir, 'launch.json');
+    const pin = { what: 'the kernel of "x"', path: kernel, sha256: 'a'.repeat(64), repair: 'Run "oklinux verify".' };
+    writeSignedPlan(file, { ...markerPlan(w.home, w.marker, runDir), verify: [pin] }, w.home);
+    const r = await supervise(file);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`The kernel of "x" (${kernel}) changed after it was installed`);
     expect(fs.existsSync(w.marker)).toBe(false);
   });
 
