@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
 import type { Dispatcher } from 'undici';
 import type { CatalogListing, CatalogSource, DownloadProgress, Image, VerifyResult } from '@contract';
 import type { EngineContext } from '@core/context';
@@ -30,6 +29,7 @@ import { extractMember } from '@core/extract';
 import type { ImageRow } from '@core/store';
 import type { BootImage } from '@core/vm/manager';
 import { checkPinned, type PinnedFile } from './integrity';
+import { installBldy } from './bldy-install';
 
 /** A kernel found in a tarball we import or pull: okLinux's layout. */
 export const KERNEL_MEMBER = 'arch/x86/boot/bzImage';
@@ -523,36 +523,7 @@ export class Images {
       },
       `bldy ${entry.version}`,
     );
-    fs.mkdirSync(this.ctx.paths.bin, { recursive: true });
-    const dest = path.join(this.ctx.paths.bin, 'bldy');
-    const tmp = `${dest}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { force: true });
-    fs.copyFileSync(this.downloader.cas.path(sha), tmp, fs.constants.COPYFILE_EXCL);
-    fs.chmodSync(tmp, 0o755);
-    // the copy is what runs: it must be what was verified (the store file could have changed since)
-    await checkPinned({
-      what: `the downloaded bldy ${entry.version}`,
-      path: tmp,
-      sha256: sha,
-      repair: 'Pull it again.',
-    }).catch((e: unknown) => {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    });
-    const version = await new Promise<string>((resolve, reject) =>
-      execFile(tmp, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
-    ).catch((e: unknown) => {
-      fs.rmSync(tmp, { force: true });
-      throw new OkError(
-        'VMM',
-        `The downloaded bldy ${entry.version} does not run on this machine (${(e as Error).message}); it was not installed.`,
-      );
-    });
-    // recorded first: a crash before the rename leaves the old bldy refused at start, never a new one trusted
-    this.store.vmms.record('bldy', sha, version);
-    fs.renameSync(tmp, dest);
-    this.store.events.append('vmm.installed', 'bldy', { version, sha256: sha });
-    return dest;
+    return installBldy(this.ctx, { from: this.downloader.cas.path(sha), sha256: sha, version: entry.version });
   }
 
   async close(): Promise<void> {

@@ -10,9 +10,7 @@ import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import type { VmRow } from '@core/store';
-import { chooseBackend, qemuBinaryName } from '@core/host-tools';
-import { kvmProblem, resolveAccel, type AccelChoice, type AccelSetting } from '@core/vmm/accel';
-import { checkPinned, type PinnedFile } from '@core/images/integrity';
+import type { PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
@@ -23,6 +21,7 @@ import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
 import { writeSignedPlan } from './plan-auth';
 import { GUEST_INIT_PATH } from './root';
+import { launchTarget } from './backend';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
@@ -62,8 +61,6 @@ export interface PlannedStart {
   /** The VMM binary (an installed bldy) and the boot files, with their digests. */
   pinned: PinnedFile[];
 }
-
-const KVM_DEVICE = '/dev/kvm';
 
 const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
   const v = Number(env[key]);
@@ -163,33 +160,7 @@ export class VmManager {
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
-    const settings = this.store.settings.get();
-    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
-    const choice = chooseBackend({
-      configured: settings.bldyPath,
-      binDir: this.ctx.paths.bin,
-      envPath: this.ctx.env.PATH,
-      backend: opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend),
-      accel: accelSetting,
-      kvmProblem: accelSetting === 'auto' ? await kvmProblem(KVM_DEVICE) : null,
-    });
-    const backend = choice.backend;
-    if (!backend) throw new OkError('VMM', `Cannot start "${vm.name}": ${choice.reason}.`);
-    if (opts.prepare && !choice.path) {
-      throw new OkError(
-        'VMM',
-        backend === 'bldy'
-          ? `Cannot start "${vm.name}": it asks for bldy, but ${choice.reason}. Or choose the QEMU backend.`
-          : `Cannot start "${vm.name}": ${choice.reason}.`,
-      );
-    }
-    // a dry run works without the VMM installed: it shows the bare command name
-    const bin = choice.path ?? (backend === 'bldy' ? 'bldy' : qemuBinaryName());
-    const pinned: PinnedFile[] = [];
-    if (backend === 'bldy' && choice.installed && choice.path) pinned.push(this.installedBldy(choice.path));
-    for (const pin of pinned) await checkPinned(pin);
-    const accel = await this.accel(vm, backend, accelSetting, opts.prepare);
-
+    const { backend, bin, accel, reason, pinned } = await launchTarget(this.ctx, vm, opts);
     const image = await this.opts.resolveImage(vm.image, {
       pull: opts.pull,
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -244,41 +215,9 @@ export class VmManager {
       args,
       spec,
       accelReason: accel.reason,
-      backendReason: choice.reason,
+      backendReason: reason,
       pinned: [...pinned, ...(image.pinned ?? [])],
     };
-  }
-
-  /** bldy runs only under KVM; QEMU takes the accel setting. A dry run never fails on it. */
-  private async accel(vm: VmRow, backend: VmmBackend, setting: AccelSetting, prepare: boolean): Promise<AccelChoice> {
-    if (backend === 'qemu') {
-      return resolveAccel(setting, KVM_DEVICE).catch((e: unknown) => {
-        if (prepare) throw e;
-        return { accel: 'kvm' as const, reason: 'dry run' };
-      });
-    }
-    const problem = setting === 'tcg' ? `"${vm.name}" is set to accel tcg` : await kvmProblem(KVM_DEVICE);
-    if (problem && prepare) {
-      throw new OkError(
-        'UNSUPPORTED',
-        `Cannot start "${vm.name}" with bldy: bldy runs only under KVM, but ${problem}. ` +
-          'Choose the QEMU backend (backend auto picks it for accel tcg), or fix KVM.',
-      );
-    }
-    return { accel: 'kvm', reason: problem ? 'dry run' : 'bldy runs under KVM' };
-  }
-
-  /** The bldy the app installed in bin/, pinned to the digest recorded when it was installed. */
-  private installedBldy(bin: string): PinnedFile {
-    const record = this.store.vmms.get('bldy');
-    const repair = 'Install it again with "oklinux pull bldy", or set a bldy path in settings.';
-    if (!record) {
-      throw new OkError(
-        'CHECKSUM',
-        `${bin} has no SHA-256 on record (okLinux Desktop did not install it), so it was not run. ${repair}`,
-      );
-    }
-    return { what: 'bldy', path: bin, sha256: record.sha256, repair };
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
