@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Vm } from '@contract';
+import { VerifyResult, Vm } from '@contract';
 import { runCli } from '../helpers/cli';
 import { FAKE_BLDY, publishBldy } from '../helpers/fake-bldy';
 import { sha256Hex, testBytes } from '../helpers/http';
@@ -125,6 +125,20 @@ describe('bldy', () => {
     expect(fs.existsSync(marker)).toBe(false);
     expect(bldyRuns()).toBe(1);
     expect((await state('b1')).state).toBe('stopped');
+
+    // the advice works: verify finds and removes it, and a new pull brings the real one back
+    const verify = await cli('verify', '--json');
+    expect(verify.code).toBe(6);
+    const results = VerifyResult.array().parse(JSON.parse(verify.stdout));
+    expect(results.find((x) => x.path === bldy)).toMatchObject({ ok: false });
+    expect(results.find((x) => x.path === bldy)?.problem).toMatch(/so it was removed; run "oklinux pull bldy"/);
+    expect(fs.existsSync(bldy)).toBe(false);
+    const gone = await cli('start', 'b1');
+    expect(gone.code).toBe(7);
+    expect(gone.stderr).toMatch(/it asks for bldy, but bldy is not installed/);
+    expect((await cli('pull', 'bldy')).code).toBe(0);
+    expect((await cli('start', 'b1', '--dry-run')).code).toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 
   it('a bldy that appeared in bin/ without being installed is refused', async () => {

@@ -412,7 +412,41 @@ export class Images {
       }
       out.push({ sha256: a.sha256, path: a.path, ok: r.ok, problem });
     }
+    const bldy = await this.verifyBldy();
+    if (bldy) out.push(bldy);
     return out;
+  }
+
+  /**
+   * The installed bin/bldy against the digest recorded when it was installed. A
+   * changed one is removed (starts refuse it anyway); one okLinux did not
+   * install is reported, never run, and left alone.
+   */
+  private async verifyBldy(): Promise<VerifyResult | null> {
+    const bin = path.join(this.ctx.paths.bin, 'bldy');
+    if (!fs.existsSync(bin)) return null;
+    const actual = await sha256File(bin).then(
+      (r) => r.sha256,
+      () => null,
+    );
+    const rec = this.store.vmms.get('bldy');
+    if (!rec) {
+      return {
+        sha256: actual ?? '0'.repeat(64),
+        path: bin,
+        ok: false,
+        problem:
+          'okLinux Desktop did not install it (no digest on record), so it is never run; remove it, or run "oklinux pull bldy"',
+      };
+    }
+    if (actual === rec.sha256) return { sha256: rec.sha256, path: bin, ok: true, problem: null };
+    fs.rmSync(bin, { force: true });
+    return {
+      sha256: rec.sha256,
+      path: bin,
+      ok: false,
+      problem: `${actual ? `its content hashes to ${actual}` : 'it cannot be read'}, not to the digest recorded at install, so it was removed; run "oklinux pull bldy" to install it again`,
+    };
   }
 
   /** Import a kernel file, a tarball holding arch/x86/boot/bzImage, or a manifest (added as a catalog source). */
