@@ -48,7 +48,7 @@ export interface VmmChoice {
   kind: 'bldy' | 'crosvm' | 'qemu' | null;
   path: string | null;
   reason: string;
-  /** The bldy okLinux installed in the data directory (its digest is on record; see images/service.ts). */
+  /** The bldy okLinux installed in the data directory (its digest is on record; see images/bldy-install.ts). */
   installed?: boolean;
 }
 
@@ -65,10 +65,18 @@ const QEMU_INSTALL_HINT =
 
 /** The bldy backend's binary: the configured path, else the bldy installed by the app, else crosvm on PATH. */
 export function resolveBldy(opts: VmmLookup): VmmChoice {
+  const installed = path.join(opts.binDir, 'bldy');
   if (opts.configured) {
     if (isExecutableFile(opts.configured)) {
       const kind = path.basename(opts.configured).includes('crosvm') ? 'crosvm' : 'bldy';
-      return { kind, path: opts.configured, reason: 'the bldy path set in settings' };
+      // settings naming the app's own bin/bldy do not exempt it from its digest check
+      const same = sameFile(opts.configured, installed);
+      return {
+        kind,
+        path: opts.configured,
+        reason: 'the bldy path set in settings',
+        ...(same ? { installed: true } : {}),
+      };
     }
     return {
       kind: null,
@@ -76,7 +84,6 @@ export function resolveBldy(opts: VmmLookup): VmmChoice {
       reason: `the configured bldy path ${opts.configured} is not an executable file; fix it in settings`,
     };
   }
-  const installed = path.join(opts.binDir, 'bldy');
   if (isExecutableFile(installed))
     return { kind: 'bldy', path: installed, reason: 'bldy installed by okLinux Desktop', installed: true };
   const crosvm = which('crosvm', opts.envPath);
@@ -86,6 +93,15 @@ export function resolveBldy(opts: VmmLookup): VmmChoice {
     path: null,
     reason: 'bldy is not installed (set its path in settings, or "oklinux pull bldy" from a catalog that offers it)',
   };
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [fs.statSync(a), fs.statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** The QEMU backend's binary: qemu-system-<arch> on PATH. */

@@ -12,6 +12,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerifyResult, Vm } from '@contract';
+import { Engine } from '@core/engine';
 import { runCli } from '../helpers/cli';
 import { FAKE_BLDY, publishBldy } from '../helpers/fake-bldy';
 import { sha256Hex, testBytes } from '../helpers/http';
@@ -156,6 +157,15 @@ describe('bldy', () => {
     const r = await runCli(['start', 'b2'], { env: otherEnv });
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain(`${path.join(other, 'bin', 'bldy')} has no SHA-256 on record`);
+    // naming it in settings does not exempt the app's own bin/bldy from the check
+    const engine = new Engine({ home: other, env: otherEnv });
+    try {
+      await engine.invoke('settings:set', { bldyPath: path.join(other, 'bin', 'bldy') });
+    } finally {
+      await engine.close();
+    }
+    const named = await runCli(['start', 'b2'], { env: otherEnv });
+    expect(named.code, named.stderr).toBe(6);
     expect(fs.existsSync(marker)).toBe(false);
   });
 });
