@@ -3,6 +3,7 @@
  * operation. All three transports (Electron IPC, the WebSocket host, the CLI)
  * call it through `dispatch`, so validation and errors are the same everywhere.
  */
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
@@ -14,6 +15,7 @@ import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
 import { checkedRoot, prepareRootDir } from '@core/vm/root';
+import { checkPinned } from '@core/images/integrity';
 import { fstabLine, homeDir } from '@core/shares';
 import { diskFullError } from '@core/datadir';
 
@@ -64,6 +66,8 @@ export class Engine {
         const chosen = vm.rootDir ?? (image.rootfs ? managed : null);
         if (!chosen) return null;
         const root = await checkedRoot(chosen, managed, { dataDir: this.ctx.paths.root, home: homeDir(env) });
+        // the tarball is read only to fill a new root: hash it again just before
+        if (image.rootfsPin && !fs.existsSync(root)) await checkPinned(image.rootfsPin);
         await prepareRootDir({
           vm: vm.name,
           root,

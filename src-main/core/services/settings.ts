@@ -10,6 +10,7 @@ import { PROGRAM_SETTINGS, type Settings } from '@contract';
 import type { EngineContext } from '@core/context';
 import type { Caller } from '@core/dispatch';
 import { OkError } from '@core/errors';
+import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 
 export async function setSettings(ctx: EngineContext, patch: Partial<Settings>, caller: Caller): Promise<Settings> {
@@ -22,6 +23,8 @@ export async function setSettings(ctx: EngineContext, patch: Partial<Settings>, 
         `with "oklinux config set ${programs[0]} PATH", or in the okLinux desktop app's Settings. Nothing was changed.`,
     );
   }
+  // a proxy that is not an http(s) URL is refused here, not at the next download
+  if (patch.proxy !== undefined) normalizeProxy(patch.proxy);
   const checked: Partial<Settings> = { ...patch };
   for (const key of programs) {
     const value = patch[key];

@@ -10,8 +10,7 @@ import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import type { VmRow } from '@core/store';
-import { qemuBinaryName, resolveVmm } from '@core/host-tools';
-import { resolveAccel } from '@core/vmm/accel';
+import type { PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
@@ -20,11 +19,13 @@ import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
+import { writeSignedPlan } from './plan-auth';
 import { GUEST_INIT_PATH } from './root';
 import { removalFailed, removeVmFiles } from './remove-tree';
 import { openPrivateFile } from '@core/datadir';
 import { ensureSocketDir } from '@core/run-dir';
 import { startWarnings } from '@core/shares/suid';
+import { launchTarget } from './backend';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
@@ -33,6 +34,10 @@ export interface BootImage {
   cmdline: string;
   /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
   rootfs?: string | null;
+  /** The rootfs tarball's digest, checked before it is extracted. */
+  rootfsPin?: PinnedFile;
+  /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
+  pinned?: PinnedFile[];
 }
 
 /** How to start a supervisor process: `command args… <plan file>`. */
@@ -55,6 +60,10 @@ export interface PlannedStart {
   args: string[];
   spec: VmSpec;
   accelReason: string;
+  /** Why this backend (see `chooseBackend`). */
+  backendReason: string;
+  /** The VMM binary (an installed bldy) and the boot files, with their digests. */
+  pinned: PinnedFile[];
 }
 
 const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
@@ -146,45 +155,16 @@ export class VmManager {
     return this.store.vms.list().map((r) => this.vm(r.name));
   }
 
-  /** Work out exactly what would run: backend, binary, argv. Nothing is started. */
+  /**
+   * Work out exactly what would run: backend, binary, argv. Nothing is started.
+   * The files it boots are hashed again (see images/integrity.ts), dry run or
+   * not: a changed kernel, initrd or installed bldy is refused with CHECKSUM.
+   */
   async plan(
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
-    const settings = this.store.settings.get();
-    const chosen = resolveVmm({
-      configured: settings.bldyPath,
-      binDir: this.ctx.paths.bin,
-      envPath: this.ctx.env.PATH,
-    });
-    const wanted =
-      opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend !== 'auto' ? settings.backend : null);
-    let backend: VmmBackend;
-    let bin: string;
-    if (wanted === 'bldy' || (!wanted && (chosen.kind === 'bldy' || chosen.kind === 'crosvm'))) {
-      backend = 'bldy';
-      bin = chosen.kind === 'bldy' || chosen.kind === 'crosvm' ? chosen.path! : 'bldy';
-    } else if (wanted === 'qemu' || chosen.kind === 'qemu') {
-      backend = 'qemu';
-      bin = chosen.kind === 'qemu' ? chosen.path! : qemuBinaryName();
-    } else {
-      throw new OkError('VMM', `Cannot start "${vm.name}": ${chosen.reason}.`);
-    }
-    if (opts.prepare && !path.isAbsolute(bin)) {
-      throw new OkError(
-        'VMM',
-        backend === 'bldy'
-          ? `Cannot start "${vm.name}": bldy was asked for but is not installed. Set its path in settings, pull a catalog's bldy, or use --backend qemu.`
-          : `Cannot start "${vm.name}": ${qemuBinaryName()} is not installed (Debian/Ubuntu: "apt-get install qemu-system-x86").`,
-      );
-    }
-    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
-    // bldy runs only with KVM: asking for it explains clearly when /dev/kvm is unusable
-    const accel = await resolveAccel(backend === 'bldy' ? 'kvm' : accelSetting).catch((e: unknown) => {
-      if (opts.prepare) throw e;
-      return { accel: 'kvm' as const, reason: 'dry run' };
-    });
-
+    const { backend, bin, accel, reason, pinned } = await launchTarget(this.ctx, vm, opts);
     const image = await this.opts.resolveImage(vm.image, {
       pull: opts.pull,
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -196,7 +176,7 @@ export class VmManager {
         ? await recheckShareHost(s.hostPath, {
             writable: !s.readOnly,
             dataDir: this.ctx.paths.root,
-            programs: [...hostPrograms(settings.bldyPath, this.ctx.env.PATH), bin],
+            programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), bin],
           })
         : s.hostPath;
       shares.push({
@@ -240,7 +220,15 @@ export class VmManager {
       const prepared = opts.prepare ? await prepareBldyShares(spec) : planBldyShares(spec);
       args = bldyArgv(spec, prepared);
     }
-    return { backend, bin, args, spec, accelReason: accel.reason };
+    return {
+      backend,
+      bin,
+      args,
+      spec,
+      accelReason: accel.reason,
+      backendReason: reason,
+      pinned: [...pinned, ...(image.pinned ?? [])],
+    };
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
@@ -285,10 +273,11 @@ export class VmManager {
             ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
             : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
         setIdScrub: rwShares,
+        verify: planned.pinned,
       };
+      // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)
       const planFile = path.join(runDir, 'launch.json');
-      fs.writeFileSync(`${planFile}.tmp`, JSON.stringify(plan));
-      fs.renameSync(`${planFile}.tmp`, planFile);
+      writeSignedPlan(planFile, plan, this.ctx.paths.root);
       this.store.shares.clearPending(name);
       const supLog = openPrivateFile(path.join(runDir, 'supervisor.log'));
       let sup;
@@ -296,7 +285,8 @@ export class VmManager {
         sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
           detached: true,
           stdio: ['ignore', 'ignore', supLog],
-          env: this.ctx.env,
+          // the supervisor finds the data dir (and its key) as the app does: say which one (--home)
+          env: { ...this.ctx.env, OKLINUX_HOME: path.resolve(this.ctx.paths.root) },
         });
       } finally {
         fs.closeSync(supLog);

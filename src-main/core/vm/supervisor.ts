@@ -17,6 +17,7 @@ import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
+import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
   vm: string;
@@ -37,6 +38,8 @@ export interface LaunchPlan {
   watchdogHint: string;
   /** Writable shares: set-id bits are cleared before the VMM runs, while it runs, and after (shares/suid.ts). */
   setIdScrub?: string[];
+  /** Files hashed again right before the VMM is spawned (the bldy binary, kernel, initrd). */
+  verify?: PinnedFile[];
 }
 
 const signalName = (n: number): string =>
