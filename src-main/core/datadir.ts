@@ -30,7 +30,7 @@ const WINDOWS = process.platform === 'win32';
 
 export const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
-const errCode = (e: unknown): string => (e as { code?: string }).code ?? '';
+const errCode = (e: unknown): string => (e as { code?: unknown } | null | undefined)?.code?.toString() ?? '';
 
 function dataDirError(root: string, problem: string, cause?: unknown): OkError {
   return new OkError(

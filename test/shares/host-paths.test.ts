@@ -126,7 +126,7 @@ describe('writable shares of what the host runs', () => {
     }
     const tools = path.join(t.dir, 'tools');
     fs.mkdirSync(tools);
-    fs.writeFileSync(path.join(tools, 'bldy'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(tools, 'bldy'), '#!/bin/sh\necho "bldy 0.0 (stand-in)"\n', { mode: 0o755 });
     await engine.invoke('settings:set', { bldyPath: path.join(tools, 'bldy') });
     try {
       const r = await call('shares:add', { vm: 'v', hostPath: tools });

@@ -147,7 +147,7 @@ describe('bldy', () => {
     const otherEnv = { ...vmEnv(other), FAKE_BLDY_LOG: calls };
     expect((await runCli(['catalog', 'add', bundle.manifestUrl], { env: otherEnv })).code).toBe(0);
     expect((await runCli(['pull', TEST_BUNDLE], { env: otherEnv })).code).toBe(0);
-    fs.mkdirSync(path.join(other, 'bin'));
+    fs.mkdirSync(path.join(other, 'bin'), { recursive: true }); // the data dir's bin/ exists from its first open
     fs.writeFileSync(
       path.join(other, 'bin', 'bldy'),
       FAKE_BLDY.replace('#!/bin/sh\n', `#!/bin/sh\ntouch '${marker}'\n`),
@@ -157,10 +157,12 @@ describe('bldy', () => {
     const r = await runCli(['start', 'b2'], { env: otherEnv });
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain(`${path.join(other, 'bin', 'bldy')} has no SHA-256 on record`);
-    // naming it in settings does not exempt the app's own bin/bldy from the check
+    // naming it in settings does not exempt the app's own bin/bldy: it is refused before it runs, even --version
     const engine = new Engine({ home: other, env: otherEnv });
     try {
-      await engine.invoke('settings:set', { bldyPath: path.join(other, 'bin', 'bldy') });
+      await expect(engine.invoke('settings:set', { bldyPath: path.join(other, 'bin', 'bldy') })).rejects.toThrow(
+        /lies in okLinux's data directory .* and is not a bldy okLinux installed, so it was not run/,
+      );
     } finally {
       await engine.close();
     }
