@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 import { vmEnv } from '../helpers/vm';
-import { NOBODY, isRoot } from '../shares/unprivileged';
+import { NOBODY, isRoot, requireRoot } from '../shares/unprivileged';
 
 const t = tmpDir('oklinux-rm-');
 const home = path.join(t.dir, 'data');
@@ -75,8 +75,8 @@ describe('rm --delete-root', () => {
     expect(fs.readFileSync(outside, 'utf8')).toBe('keep me\n');
   });
 
-  it('keeps the VM when a mount point inside its root is busy, names it, and succeeds once it is unmounted', async (ctx) => {
-    if (!isRoot) ctx.skip(); // mounting needs root
+  it('keeps the VM when a mount point inside its root is busy, names it, and succeeds once it is unmounted', async () => {
+    requireRoot('mounting a filesystem inside a root');
     expect((await cli('create', 'busy', '--image', 'k')).code).toBe(0);
     const root = path.join(home, 'vms', 'busy', 'root');
     guestRoot(root);
@@ -110,14 +110,17 @@ describe('rm --delete-root', () => {
     expect(await names()).not.toContain('busy');
   });
 
-  it('keeps the VM when a file is immutable, and says how to clear it', async (ctx) => {
-    if (!isRoot) ctx.skip();
+  it('keeps the VM when a file is immutable, and says how to clear it', async () => {
+    requireRoot('chattr +i');
     expect((await cli('create', 'imm', '--image', 'k')).code).toBe(0);
     const root = path.join(home, 'vms', 'imm', 'root');
     fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
     const file = path.join(root, 'etc', 'stuck');
     fs.writeFileSync(file, 'x');
-    if (spawnSync('chattr', ['+i', file]).status !== 0) ctx.skip(); // the filesystem has no attributes (tmpfs)
+    const chattr = spawnSync('chattr', ['+i', file], { encoding: 'utf8' });
+    if (chattr.status !== 0) {
+      throw new Error(`chattr +i failed (${chattr.stderr || chattr.error}): put TMPDIR on a filesystem with attributes (ext4), or install e2fsprogs`);
+    }
     immutable.push(file);
     const r = await cli('rm', 'imm', '--delete-root');
     expect(r.code, r.stderr).toBe(8);
