@@ -71,16 +71,31 @@ async function writeAtomic(file: string, data: string | Buffer, mode: number): P
   await fs.promises.rename(tmp, file);
 }
 
-/** A regular file's text, or '' when it is missing or not a regular file (never through a symlink). */
+/** The most of a guest's /etc/fstab the host reads; a real one is a few hundred bytes. */
+const FSTAB_MAX_BYTES = 1 << 20;
+
+/**
+ * A regular file's text, or '' when it is missing or not a regular file. Never through a symlink, and
+ * never blocking: a guest may leave a FIFO (or, as root, a device) there, which O_NONBLOCK opens at once
+ * and fstat then rejects. A file over FSTAB_MAX_BYTES is refused rather than read into memory.
+ */
 async function readRegular(file: string): Promise<string> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch {
     return '';
   }
   try {
-    return (await fh.stat()).isFile() ? await fh.readFile('utf8') : '';
+    const st = await fh.stat();
+    if (!st.isFile()) return '';
+    if (st.size > FSTAB_MAX_BYTES) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `${file} is ${st.size} bytes, more than an fstab can be (${FSTAB_MAX_BYTES}); remove or shorten it.`,
+      );
+    }
+    return await fh.readFile('utf8');
   } finally {
     await fh.close();
   }
