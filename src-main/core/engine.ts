@@ -24,6 +24,11 @@ export function defaultResourcesDir(): string {
   return fileURLToPath(new URL('../../resources', import.meta.url));
 }
 
+/** This package's folder (sources or bundle, bin/, node_modules); node_modules may be a link elsewhere. */
+function packageRoot(): string {
+  return fileURLToPath(new URL('../..', import.meta.url));
+}
+
 /** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
 export const DEFAULT_IMAGE = 'oklinux';
 export const DEFAULT_VM = 'oklinux';
@@ -60,6 +65,8 @@ export class Engine {
     });
     this.vms = new VmManager(this.ctx, {
       launcher: opts.launcher ?? defaultLauncher(),
+      // the app's code: the package (sources, node_modules, bin) and its resources
+      appDirs: [packageRoot(), path.join(packageRoot(), 'node_modules'), resources],
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
       prepareRoot: async (vm, image, shares) => {
         const managed = this.ctx.paths.rootDir(vm.name);

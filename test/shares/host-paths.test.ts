@@ -89,6 +89,32 @@ describe('shares of the data directory (item 3a)', () => {
     expect(r.message).toContain('is the okLinux data directory');
   });
 
+  it('refuses a bind mount of a folder holding the data directory, and a folder with the data directory mounted under it', async () => {
+    requireRoot('mount --bind');
+    const parentBind = path.join(t.dir, 'parent-bind');
+    const nest = path.join(t.dir, 'nest');
+    fs.mkdirSync(parentBind);
+    fs.mkdirSync(path.join(nest, 'deep', 'd'), { recursive: true });
+    const mounted: string[] = [];
+    try {
+      // parent-bind shows t.dir (which holds the data dir) under another name; nest/deep/d shows the data dir
+      expect(spawnSync('mount', ['--bind', t.dir, parentBind]).status).toBe(0);
+      mounted.push(parentBind);
+      expect(spawnSync('mount', ['--bind', home, path.join(nest, 'deep', 'd')]).status).toBe(0);
+      mounted.push(path.join(nest, 'deep', 'd'));
+      for (const dir of [parentBind, nest, path.join(nest, 'deep')]) {
+        for (const readOnly of [false, true]) {
+          const r = await call('shares:add', { vm: 'v', hostPath: dir, readOnly });
+          expect(r.code, dir).toBe('INVALID_INPUT');
+          expect(r.message, dir).toContain(`${dir} contains the okLinux data directory ${data}`);
+        }
+      }
+    } finally {
+      for (const m of mounted.reverse()) spawnSync('umount', [m]);
+    }
+    expect(await engine.invoke('shares:list', { vm: 'v' })).toEqual([]);
+  });
+
   it('refuses them through the real CLI too: exit 2, naming the data directory and suggesting a subfolder', async () => {
     const parent = await cli('share', 'add', 'v', t.dir);
     expect(parent.code, parent.stderr).toBe(2);
@@ -148,6 +174,64 @@ describe('writable shares of what the host runs', () => {
     const ro = await engine.invoke('shares:add', { vm: 'v', hostPath: '/usr/share', readOnly: true, tag: 'sys' });
     expect(ro).toMatchObject({ hostPath: '/usr/share', readOnly: true });
     await engine.invoke('shares:remove', { vm: 'v', tag: 'sys' });
+  });
+});
+
+describe('guest-writable shares of code the host runs (review of #9)', () => {
+  it('refuses a writable share that is or holds a PATH folder (a planted qemu-system-x86_64 would run there)', async () => {
+    const pathBin = path.join(t.dir, 'path-owner', 'bin');
+    fs.mkdirSync(pathBin, { recursive: true });
+    const pathEnv = { ...env, PATH: `${pathBin}${path.delimiter}${process.env.PATH}` };
+    const e2 = new Engine({ home, env: pathEnv });
+    try {
+      for (const dir of [pathBin, path.dirname(pathBin)]) {
+        const env2 = await e2.call('shares:add', { vm: 'v', hostPath: dir }, 'local');
+        expect('error' in env2 && env2.error.code, dir).toBe('INVALID_INPUT');
+        expect('error' in env2 && env2.error.message, dir).toContain(
+          `${pathBin}, a folder on PATH whose programs this computer runs`,
+        );
+      }
+      // the CLI with that PATH says the same (exit 2); read-only is fine on QEMU
+      const r = await runCli(['share', 'add', 'v', path.dirname(pathBin)], { env: pathEnv });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('a folder on PATH');
+      const ro = await e2.invoke('shares:add', { vm: 'v', hostPath: pathBin, readOnly: true });
+      expect(ro.readOnly).toBe(true);
+      await e2.invoke('shares:remove', { vm: 'v', tag: ro.tag });
+    } finally {
+      await e2.close();
+    }
+  });
+
+  it("refuses a writable share of okLinux's own code (its package folder, node_modules, resources)", async () => {
+    const repo = path.resolve('.');
+    for (const dir of [
+      repo,
+      path.join(repo, 'src-main'),
+      path.join(repo, 'node_modules'),
+      path.join(repo, 'resources'),
+    ]) {
+      const r = await call('shares:add', { vm: 'v', hostPath: dir, tag: 'code' });
+      expect(r.code, dir).toBe('INVALID_INPUT');
+      expect(r.message, dir).toContain("okLinux's own code");
+    }
+  });
+
+  it('treats a read-only share of a bldy VM as writable: bldy cannot keep it read-only on the host', async () => {
+    await engine.invoke('vms:create', { name: 'vb', image: 'k', backend: 'bldy' });
+    try {
+      const r = await call('shares:add', { vm: 'vb', hostPath: '/usr', readOnly: true });
+      expect(r.code).toBe('INVALID_INPUT');
+      expect(r.message).toMatch(/(is|contains) the system directory \/usr/);
+      expect(r.message).toContain('bldy cannot keep a share read-only on the host');
+      expect(r.message).toContain('use --backend qemu for this VM');
+      // the same share on a QEMU VM is fine read-only
+      const ok = await engine.invoke('shares:add', { vm: 'v', hostPath: '/usr', readOnly: true, tag: 'usr' });
+      expect(ok.readOnly).toBe(true);
+      await engine.invoke('shares:remove', { vm: 'v', tag: 'usr' });
+    } finally {
+      await engine.invoke('vms:remove', { name: 'vb' });
+    }
   });
 });
 

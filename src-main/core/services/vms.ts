@@ -9,7 +9,7 @@ import {
   defaultGuestPath,
   fstabLine,
   homeDir,
-  hostPrograms,
+  guestCanWrite,
   mountOptions,
   mountParam,
   ROOT_TAG,
@@ -53,8 +53,14 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     const st = store.vms.get(vm).state;
     return st !== 'stopped' && st !== 'crashed';
   };
-  /** Programs the app runs (VMMs, itself): a writable share must not hold them. */
-  const vmmPrograms = () => hostPrograms(store.settings.get().bldyPath, ctx.env.PATH);
+  /**
+   * A share the guest can write (read-write, or any share of a VM set to bldy, which cannot keep one
+   * read-only) must not hold what the host runs; an `auto` VM is checked again at start.
+   */
+  const guards = (vm: string, readOnly: boolean) => ({
+    guestWrites: guestCanWrite(store.vms.get(vm).backend === 'bldy' ? 'bldy' : 'qemu', readOnly),
+    ...vms.shareGuards(),
+  });
   /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
   const changed = (vm: string, live: boolean): void => {
     if (live) store.vms.update(vm, { restartNeeded: true });
@@ -114,7 +120,7 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       const real = await checkShareHost(hostPath, {
         writable: !readOnly,
         dataDir: ctx.paths.root,
-        programs: vmmPrograms(),
+        ...guards(vm, readOnly ?? false),
       });
       const live = running(vm);
       // the layout check and the insert are one transaction, so racing adds cannot both pass
@@ -154,7 +160,7 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       await recheckShareHost(current.hostPath, {
         writable: !readOnly,
         dataDir: ctx.paths.root,
-        programs: vmmPrograms(),
+        ...guards(vm, readOnly),
       });
       checkShareSet(
         ctx,

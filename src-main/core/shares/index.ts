@@ -9,7 +9,18 @@ export {
   recheckRootDir,
   homeDir,
   hostPrograms,
+  guardedDirs,
   relation,
 } from './host';
-export { QEMU_MSIZE, BLDY_MSIZE, msizeFor, mountOptions, mountParam, fstabLine, rootParams } from './mount';
+export type { GuardedDir, ShareHostOptions } from './host';
+export {
+  QEMU_MSIZE,
+  BLDY_MSIZE,
+  msizeFor,
+  mountOptions,
+  guestCanWrite,
+  mountParam,
+  fstabLine,
+  rootParams,
+} from './mount';
 export type { MountedShare } from './mount';

@@ -48,3 +48,12 @@ export function fstabLine(share: MountedShare): string {
 export function rootParams(backend: VmmBackend, tag: string = ROOT_TAG): string {
   return `root=${tag} rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=${msizeFor(backend)},cache=mmap rw`;
 }
+
+/**
+ * Whether a guest can write a share on this backend: a read-write share always; a read-only one
+ * only on bldy, whose p9 server has no read-only option (the guest's `ro` mount flag is all there
+ * is, and a guest root can remount). QEMU enforces read-only on the host (`readonly=on`).
+ */
+export function guestCanWrite(backend: VmmBackend, readOnly: boolean): boolean {
+  return !readOnly || backend === 'bldy';
+}

@@ -14,7 +14,15 @@ import type { PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import { ROOT_TAG, hostPrograms, mountOptions, recheckShareHost } from '@core/shares';
+import {
+  ROOT_TAG,
+  type GuardedDir,
+  guardedDirs,
+  guestCanWrite,
+  hostPrograms,
+  mountOptions,
+  recheckShareHost,
+} from '@core/shares';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
@@ -52,6 +60,8 @@ export interface VmManagerOptions {
   /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
   prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
   launcher: SupervisorLauncher;
+  /** Folders of the app's own code (sources, node_modules, resources): no guest-writable share may touch them. */
+  appDirs?: string[];
 }
 
 export interface PlannedStart {
@@ -156,6 +166,18 @@ export class VmManager {
   }
 
   /**
+   * What a guest-writable share must not be, hold or lie in, besides the system and data directories:
+   * the programs the host runs (VMMs, the app; `extra`, e.g. the VMM about to start) and folders of code
+   * (PATH, the app's own). See shares/host.ts.
+   */
+  shareGuards(extra: string[] = []): { programs: string[]; guarded: GuardedDir[] } {
+    return {
+      programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), ...extra],
+      guarded: guardedDirs(this.ctx.env.PATH, this.opts.appDirs ?? []),
+    };
+  }
+
+  /**
    * Work out exactly what would run: backend, binary, argv. Nothing is started.
    * The files it boots are hashed again (see images/integrity.ts), dry run or
    * not: a changed kernel, initrd or installed bldy is refused with CHECKSUM.
@@ -175,8 +197,9 @@ export class VmManager {
       const hostPath = opts.prepare
         ? await recheckShareHost(s.hostPath, {
             writable: !s.readOnly,
+            guestWrites: guestCanWrite(backend, s.readOnly),
             dataDir: this.ctx.paths.root,
-            programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), bin],
+            ...this.shareGuards([bin]),
           })
         : s.hostPath;
       shares.push({
@@ -254,7 +277,10 @@ export class VmManager {
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
       ensureSocketDir(this.ctx.paths, vm.id);
       fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true, mode: 0o700 });
-      const rwShares = planned.spec.shares.filter((s) => !s.readOnly).map((s) => s.hostPath);
+      // every share the guest can write: on bldy that is every share (it cannot enforce read-only)
+      const rwShares = planned.spec.shares
+        .filter((s) => guestCanWrite(planned.backend, s.readOnly))
+        .map((s) => s.hostPath);
       fs.rmSync(planned.spec.controlSocket, { force: true });
       const plan: LaunchPlan = {
         vm: name,
