@@ -16,6 +16,16 @@ import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 import { checkPinned } from '@core/images/integrity';
 
+function sameInode(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A program inside the data directory is run (even `--version`) only if it is the bldy okLinux installed
  * and still hashes to the digest recorded then: anything else there may have been written by a guest.
@@ -23,8 +33,11 @@ import { checkPinned } from '@core/images/integrity';
 async function notGuestWritable(ctx: EngineContext, real: string): Promise<void> {
   const data = fs.realpathSync(ctx.paths.root);
   const rel = path.relative(data, real);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return;
-  const record = rel === path.join('bin', 'bldy') ? ctx.store.vmms.get('bldy') : undefined;
+  const installed = path.join(data, 'bin', 'bldy');
+  // a hard link elsewhere to bin/bldy is bin/bldy: it is held to its record too
+  const sameAsInstalled = sameInode(real, installed);
+  if (!sameAsInstalled && (rel.startsWith('..') || path.isAbsolute(rel))) return;
+  const record = sameAsInstalled || rel === path.join('bin', 'bldy') ? ctx.store.vmms.get('bldy') : undefined;
   if (!record) {
     throw new OkError(
       'INVALID_INPUT',
