@@ -153,7 +153,7 @@ function requireOwn(root: string, p: string, st: fs.Stats): void {
   throw dataDirError(
     root,
     `${p} belongs to uid ${st.uid}, not to this user (uid ${euid}); okLinux will not use a data directory ` +
-      'another user controls. Choose a folder of your own (OKLINUX_HOME), or remove this one',
+      'another user controls',
   );
 }
 
