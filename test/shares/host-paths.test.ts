@@ -11,6 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '@core/engine';
+import { which } from '@core/host-tools';
 import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 import { processesMentioning, vmEnv } from '../helpers/vm';
@@ -200,6 +201,45 @@ describe('guest-writable shares of code the host runs (review of #9)', () => {
       await e2.invoke('shares:remove', { vm: 'v', tag: ro.tag });
     } finally {
       await e2.close();
+    }
+  });
+
+  it('also when the PATH folder is a link inside the share today, or not made yet under a linked parent', async () => {
+    const base = path.join(t.dir, 'path-tricks');
+    const s2 = path.join(base, 's2');
+    const elsewhere = path.join(base, 'elsewhere');
+    fs.mkdirSync(s2, { recursive: true });
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, path.join(s2, 'bin')); // the guest could replace the link with a real folder
+    fs.mkdirSync(path.join(base, 'var', 'home', 'u'), { recursive: true });
+    fs.symlinkSync(path.join(base, 'var', 'home'), path.join(base, 'homelink')); // as Silverblue's /home
+    const missing = path.join(base, 'homelink', 'u', 'bin'); // on PATH, not made yet
+    const pathEnv = { ...env, PATH: [path.join(s2, 'bin'), missing, process.env.PATH].join(path.delimiter) };
+    const e2 = new Engine({ home, env: pathEnv });
+    try {
+      for (const [dir, why] of [
+        [s2, `contains ${path.join(s2, 'bin')}, a folder on PATH`],
+        [path.join(base, 'homelink', 'u'), `contains ${path.join(base, 'var', 'home', 'u', 'bin')}, a folder on PATH`],
+      ]) {
+        const r = await e2.call('shares:add', { vm: 'v', hostPath: dir }, 'local');
+        expect('error' in r && r.error.message, dir).toContain(why);
+      }
+    } finally {
+      await e2.close();
+    }
+  });
+
+  it('finds programs only in absolute PATH folders (a relative entry would search the current folder)', () => {
+    const cwdBin = path.join(t.dir, 'cwd-bin');
+    fs.mkdirSync(cwdBin);
+    fs.writeFileSync(path.join(cwdBin, 'qemu-system-x86_64'), '#!/bin/sh\n', { mode: 0o755 });
+    const was = process.cwd();
+    process.chdir(cwdBin);
+    try {
+      expect(which('qemu-system-x86_64', `.${path.delimiter}`)).toBeNull();
+      expect(which('qemu-system-x86_64', cwdBin)).toBe(path.join(cwdBin, 'qemu-system-x86_64'));
+    } finally {
+      process.chdir(was);
     }
   });
 

@@ -189,8 +189,12 @@ function checkWritableShare(
     if (prog && relation(canonical(prog), real) === 'inside') refuse(`holds ${prog}, which okLinux runs`);
   }
   for (const g of guarded) {
-    const r = relation(real, canonical(g.dir));
-    if (r && (r !== 'inside' || g.inside)) refuse(`${says(r)} ${canonical(g.dir)}, ${g.what}`);
+    // as resolved now, and as written: a PATH entry that is a link inside the share today could be
+    // replaced by the guest with a real folder of programs tomorrow
+    for (const dir of partlyResolved(g.dir)) {
+      const r = relation(real, dir);
+      if (r && (r !== 'inside' || g.inside)) refuse(`${says(r)} ${dir}, ${g.what}`);
+    }
   }
 }
 
@@ -264,11 +268,30 @@ function passwdHomes(): string[] {
 
 /** `p` canonical when it exists (so /lib -> usr/lib compares as /usr/lib), else as given. */
 function canonical(p: string): string {
+  const abs = path.resolve(p);
   try {
-    return fs.realpathSync(p);
+    return fs.realpathSync(abs);
   } catch {
-    return path.resolve(p);
+    // like `realpath -m`: resolve the deepest part that exists, so /home/u/bin under a linked /home
+    // (Silverblue's /home -> /var/home) compares as /var/home/u/bin before it is made
+    const parent = path.dirname(abs);
+    return parent === abs ? abs : path.join(canonical(parent), path.basename(abs));
   }
+}
+
+/**
+ * Every way `p` may be reached: for each prefix of it, that prefix resolved now with the rest as written.
+ * A guest that can write the folder where one of these lands could replace what follows (a link today, a
+ * real folder of programs tomorrow), so each is compared with a share.
+ */
+function partlyResolved(p: string): Set<string> {
+  const abs = path.resolve(p);
+  const parts = abs.split('/').filter(Boolean);
+  const out = new Set<string>([abs, canonical(abs)]);
+  for (let i = 1; i < parts.length; i++) {
+    out.add(path.join(canonical(`/${parts.slice(0, i).join('/')}`), ...parts.slice(i)));
+  }
+  return out;
 }
 
 /**
