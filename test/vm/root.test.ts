@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareRootDir, resolveInRoot, withShares } from '@core/vm/root';
 import { OkError } from '@core/errors';
 import { tmpDir } from '../helpers/tmp';
+import { requireRoot } from '../shares/unprivileged';
 
 let t: ReturnType<typeof tmpDir>;
 beforeEach(() => {
@@ -125,5 +126,17 @@ describe('the 9p root directory', () => {
     await expect(prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] })).rejects.toThrow(
       `${fstab} is ${2 * 1024 ** 3} bytes, more than an fstab can be`,
     );
+  });
+
+  it('replaces a device node a guest (as root) left at /etc/fstab without opening it', async () => {
+    requireRoot('mknod');
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    const node = path.join(root, 'etc/fstab');
+    expect(spawnSync('mknod', [node, 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: ['a /mnt/a 9p x 0 0'] });
+    expect(fs.lstatSync(node).isFile()).toBe(true);
+    expect(fs.readFileSync(node, 'utf8')).toContain('a /mnt/a 9p x 0 0');
   });
 });
