@@ -15,6 +15,7 @@ import { OkError } from '@core/errors';
 import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 import { checkPinned } from '@core/images/integrity';
+import { relation } from '@core/shares';
 
 function sameInode(a: string, b: string): boolean {
   try {
@@ -23,6 +24,40 @@ function sameInode(a: string, b: string): boolean {
     return x.dev === y.dev && x.ino === y.ino;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A program outside the data directory must not be one a guest can write: not inside a VM's root
+ * (--root-dir) or a share its guest can write (read-write, or any share of a VM not pinned to QEMU,
+ * since bldy cannot keep one read-only), and not a hard link to some file on the data directory's disk
+ * (a file in a VM's root, say) other than the installed bldy.
+ */
+function outsideGuestFolders(ctx: EngineContext, real: string, data: string): void {
+  const refuse = (why: string): never => {
+    throw new OkError(
+      'INVALID_INPUT',
+      `${real} ${why}, so a guest could change it; it was not run. Choose a program in a folder no VM can write.`,
+    );
+  };
+  for (const vm of ctx.store.vms.list()) {
+    const folders = [
+      ...(vm.rootDir ? [{ dir: vm.rootDir, what: `the root of the VM "${vm.name}"` }] : []),
+      ...ctx.store.shares
+        .list(vm.name)
+        .filter((sh) => !sh.readOnly || vm.backend !== 'qemu')
+        .map((sh) => ({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` })),
+    ];
+    for (const f of folders) {
+      const r = relation(real, f.dir);
+      if (r === 'inside' || r === 'same') refuse(`lies in ${f.what} (${f.dir})`);
+    }
+  }
+  const st = fs.statSync(real);
+  if (st.nlink > 1 && st.dev === fs.statSync(data).dev) {
+    refuse(
+      `has ${st.nlink - 1} other hard link(s) on the disk of okLinux's data directory, which may be files in a VM's root`,
+    );
   }
 }
 
@@ -36,7 +71,10 @@ async function notGuestWritable(ctx: EngineContext, real: string): Promise<void>
   const installed = path.join(data, 'bin', 'bldy');
   // a hard link elsewhere to bin/bldy is bin/bldy: it is held to its record too
   const sameAsInstalled = sameInode(real, installed);
-  if (!sameAsInstalled && (rel.startsWith('..') || path.isAbsolute(rel))) return;
+  if (!sameAsInstalled && (rel.startsWith('..') || path.isAbsolute(rel))) {
+    outsideGuestFolders(ctx, real, data);
+    return;
+  }
   const record = sameAsInstalled || rel === path.join('bin', 'bldy') ? ctx.store.vmms.get('bldy') : undefined;
   if (!record) {
     throw new OkError(
