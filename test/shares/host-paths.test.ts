@@ -134,13 +134,22 @@ describe('shares of the data directory (item 3a)', () => {
   it('still shares an ordinary folder, stored as its realpath', async () => {
     const viaLink = await engine.invoke('shares:add', { vm: 'v', hostPath: path.join(links, 'ok') });
     expect(viaLink).toMatchObject({ tag: 'ok', hostPath: fs.realpathSync(okDir), guestPath: '/mnt/ok' });
-    const sub = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
-    expect(sub.code, sub.stderr).toBe(0);
-    expect(JSON.parse(sub.stdout)).toMatchObject({ tag: 'sub', hostPath: path.join(fs.realpathSync(okDir), 'sub') });
     // the same folder again, through its link: one share per folder
     const again = await call('shares:add', { vm: 'v', hostPath: okDir, tag: 'again' });
     expect(again.code).toBe('ALREADY_EXISTS');
+    // a folder inside it is refused while the guest can write "ok" (it could swap sub for a link)...
+    const nested = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
+    expect(nested.code).toBe(2);
+    expect((JSON.parse(nested.stdout) as { error: { message: string } }).error.message).toContain(
+      'lies inside the share "ok" of the VM "v"',
+    );
+    // ...and shared once "ok" is gone, by the real CLI, as its realpath
+    await engine.invoke('shares:remove', { vm: 'v', tag: 'ok' });
+    const sub = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(JSON.parse(sub.stdout)).toMatchObject({ tag: 'sub', hostPath: path.join(fs.realpathSync(okDir), 'sub') });
     await engine.invoke('shares:remove', { vm: 'v', tag: 'sub' });
+    await engine.invoke('shares:add', { vm: 'v', hostPath: path.join(links, 'ok') });
   });
 });
 
@@ -240,6 +249,26 @@ describe('guest-writable shares of code the host runs (review of #9)', () => {
       expect(which('qemu-system-x86_64', cwdBin)).toBe(path.join(cwdBin, 'qemu-system-x86_64'));
     } finally {
       process.chdir(was);
+    }
+  });
+
+  it('refuses a share inside a folder another guest (or this one) can write, whose path it could swap for a link', async () => {
+    const outer = path.join(t.dir, 'outer');
+    fs.mkdirSync(path.join(outer, 'child'), { recursive: true });
+    await engine.invoke('vms:create', { name: 'q', image: 'k' });
+    try {
+      await engine.invoke('shares:add', { vm: 'q', hostPath: outer, tag: 'outer' });
+      for (const [vm, readOnly] of [
+        ['v', true],
+        ['v', false],
+        ['q', true],
+      ] as const) {
+        const r = await call('shares:add', { vm, hostPath: path.join(outer, 'child'), readOnly });
+        expect(r.code).toBe('INVALID_INPUT');
+        expect(r.message).toContain(`lies inside the share "outer" of the VM "q" (${outer}), which a guest can write`);
+      }
+    } finally {
+      await engine.invoke('vms:remove', { name: 'q' });
     }
   });
 

@@ -57,9 +57,9 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
    * A share the guest can write (read-write, or any share of a VM set to bldy, which cannot keep one
    * read-only) must not hold what the host runs; an `auto` VM is checked again at start.
    */
-  const guards = (vm: string, readOnly: boolean) => ({
+  const guards = (vm: string, readOnly: boolean, tag?: string) => ({
     guestWrites: guestCanWrite(store.vms.get(vm).backend === 'bldy' ? 'bldy' : 'qemu', readOnly),
-    ...vms.shareGuards(),
+    ...vms.shareGuards({ vm, ...(tag ? { tag } : {}) }),
   });
   /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
   const changed = (vm: string, live: boolean): void => {
@@ -160,7 +160,7 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       await recheckShareHost(current.hostPath, {
         writable: !readOnly,
         dataDir: ctx.paths.root,
-        ...guards(vm, readOnly),
+        ...guards(vm, readOnly, tag),
       });
       checkShareSet(
         ctx,

@@ -136,6 +136,12 @@ export interface ShareHostOptions {
   programs?: (string | null)[];
   /** Folders of code the host runs (PATH, the app's own): see GuardedDir. */
   guarded?: GuardedDir[];
+  /**
+   * Folders a guest can write (other shares, VM roots): a share must not lie inside one, since that
+   * guest could swap a folder on its path for a link (to ~/.ssh, /usr/local/bin) between the check and
+   * the VMM opening it.
+   */
+  guestFolders?: { dir: string; what: string }[];
 }
 
 /**
@@ -150,6 +156,15 @@ export async function checkShareHost(hostPath: string, opts: ShareHostOptions): 
   const dataReal = await realDir(opts.dataDir, 'the data directory');
   const rel = await relationToDataDir(real, dataReal);
   if (rel) throw new OkError('INVALID_INPUT', dataDirMessage('shared folder', hostPath, real, dataReal, rel));
+  for (const g of opts.guestFolders ?? []) {
+    if (relation(real, canonical(g.dir)) === 'inside') {
+      throw new OkError(
+        'INVALID_INPUT',
+        `shared folder ${hostPath} lies inside ${g.what} (${g.dir}), which a guest can write: it could replace a ` +
+          'folder on the way with a link to any of your files. Share a folder outside it, or share that folder itself.',
+      );
+    }
+  }
   if (opts.guestWrites ?? opts.writable) {
     checkWritableShare(hostPath, real, opts.programs ?? [], opts.guarded ?? [], !opts.writable);
   }

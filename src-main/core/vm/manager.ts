@@ -170,11 +170,33 @@ export class VmManager {
    * the programs the host runs (VMMs, the app; `extra`, e.g. the VMM about to start) and folders of code
    * (PATH, the app's own). See shares/host.ts.
    */
-  shareGuards(extra: string[] = []): { programs: string[]; guarded: GuardedDir[] } {
+  shareGuards(
+    self: { vm: string; tag?: string },
+    extra: string[] = [],
+  ): { programs: string[]; guarded: GuardedDir[]; guestFolders: { dir: string; what: string }[] } {
     return {
       programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), ...extra],
       guarded: guardedDirs(this.ctx.env.PATH, this.opts.appDirs ?? []),
+      guestFolders: this.guestFolders(self),
     };
+  }
+
+  /**
+   * Every folder some guest can write, but the share `self` itself: each VM's root, and each share its
+   * guest can write (read-write, or any share of a VM not pinned to QEMU: bldy cannot keep one read-only).
+   */
+  private guestFolders(self: { vm: string; tag?: string }): { dir: string; what: string }[] {
+    const out: { dir: string; what: string }[] = [];
+    for (const vm of this.store.vms.list()) {
+      if (vm.rootDir) out.push({ dir: vm.rootDir, what: `the root of the VM "${vm.name}"` });
+      for (const sh of this.store.shares.list(vm.name)) {
+        if (vm.name === self.vm && sh.tag === self.tag) continue;
+        if (!sh.readOnly || vm.backend !== 'qemu') {
+          out.push({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` });
+        }
+      }
+    }
+    return out;
   }
 
   /**
@@ -199,7 +221,7 @@ export class VmManager {
             writable: !s.readOnly,
             guestWrites: guestCanWrite(backend, s.readOnly),
             dataDir: this.ctx.paths.root,
-            ...this.shareGuards([bin]),
+            ...this.shareGuards({ vm: vm.name, tag: s.tag }, [bin]),
           })
         : s.hostPath;
       shares.push({
