@@ -38,6 +38,13 @@ export const Settings = z.object({
 });
 export type Settings = z.infer<typeof Settings>;
 
+/**
+ * Settings that name a program okLinux runs. Only a local caller (the desktop
+ * app, the CLI) may change them, never a browser page, and only to a file that
+ * passes the engine's checks (src-main/core/program-check.ts).
+ */
+export const PROGRAM_SETTINGS = ['bldyPath'] as const satisfies readonly (keyof Settings)[];
+
 export const CatalogArtifact = z.object({
   role: ArtifactRole,
   url: z.string(),

@@ -3,8 +3,12 @@
  * (`oklinux serve`) and the renderer's bridge when there is no Electron preload.
  *
  * - URL: `ws://127.0.0.1:<port>/api?token=<token>`; the page gets the token from
- *   its own URL (`/?token=…`, as Jupyter does). The server refuses a missing or
- *   wrong token, and an Origin other than its own.
+ *   its own URL (`/?token=…`, as Jupyter does), reached through the private
+ *   launch page `oklinux serve` opens (src-main/host/launch.ts), so the token is
+ *   never on a command line. The server refuses a missing or wrong token, and an
+ *   Origin other than its own.
+ * - Calls are made as the `browser` caller: the engine refuses to change a
+ *   setting that names a program it runs (`PROGRAM_SETTINGS`).
  * - Client → server: `{ id, channel, payload }` (channel is a contract channel).
  * - Server → client: `{ id, result }` or `{ id, error: { code, message } }`, and
  *   `{ event }` for every engine event.

@@ -1,24 +1,39 @@
 /**
  * The shared dispatch used by every transport: validate the payload against the
  * contract, call the engine's handler, and wrap the outcome in the
- * `{ result } | { error: { code, message } }` envelope.
+ * `{ result } | { error: { code, message } }` envelope. Each transport says who
+ * is calling (`Caller`), and handlers that must refuse some callers decide here
+ * in the engine, not in the transport.
  */
 import type { z } from 'zod';
 import type { contract } from '@contract';
 import { validateInput, type Channel, type Output } from '@contract';
 import { toErrorPayload, type ErrorPayload } from '@core/errors';
 
+/**
+ * Who is calling. `local`: the desktop app's own window (Electron IPC from its
+ * top frame) or this process itself (the CLI in the user's terminal, the app's
+ * main process). `browser`: a web page, through the browser host's WebSocket
+ * (`oklinux serve`); it may not change what okLinux executes.
+ */
+export type Caller = 'local' | 'browser';
+
 export type Handlers = {
-  [C in Channel]: (input: z.output<(typeof contract)[C]['input']>) => Promise<Output<C>> | Output<C>;
+  [C in Channel]: (input: z.output<(typeof contract)[C]['input']>, caller: Caller) => Promise<Output<C>> | Output<C>;
 };
 
 export type Envelope<T = unknown> = { result: T } | { error: ErrorPayload };
 
-export async function dispatch(handlers: Handlers, channel: string, payload: unknown): Promise<Envelope> {
+export async function dispatch(
+  handlers: Handlers,
+  channel: string,
+  payload: unknown,
+  caller: Caller,
+): Promise<Envelope> {
   try {
     const input = validateInput(channel as Channel, payload);
-    const handler = handlers[channel as Channel] as (i: unknown) => unknown;
-    const result = await handler(input);
+    const handler = handlers[channel as Channel] as (i: unknown, c: Caller) => unknown;
+    const result = await handler(input, caller);
     return { result: result === undefined ? null : result };
   } catch (e) {
     return { error: toErrorPayload(e) };

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
-import { dispatch, type Envelope, type Handlers } from '@core/dispatch';
+import { dispatch, type Caller, type Envelope, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import { systemHandlers } from '@core/services/system';
@@ -116,13 +116,14 @@ export class Engine {
     return this.invoke('vms:start', { name });
   }
 
-  call(channel: string, payload: unknown): Promise<Envelope> {
-    return dispatch(this.handlers, channel, payload);
+  /** One contract call from a transport, which says who is calling (see `Caller`). */
+  call(channel: string, payload: unknown, caller: Caller): Promise<Envelope> {
+    return dispatch(this.handlers, channel, payload, caller);
   }
 
-  /** Call and unwrap: throws the OkError carried by an error envelope. */
+  /** Call from this process (the CLI, the app's main process) and unwrap: throws the OkError of an error envelope. */
   async invoke<C extends Channel>(channel: C, payload: unknown): Promise<Output<C>> {
-    const env = await this.call(channel, payload);
+    const env = await this.call(channel, payload, 'local');
     if ('error' in env) throw new OkError(env.error.code, env.error.message);
     return env.result as never;
   }

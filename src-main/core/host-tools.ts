@@ -2,12 +2,15 @@
  * Finding the host tools the engine drives: the VMM (bldy, crosvm or QEMU) and
  * their versions. Resolution order for the VMM: the configured path, the bldy
  * installed in the data directory, `crosvm` on PATH, then `qemu-system-<arch>`.
+ * A configured path is used only while it passes `checkProgramFile` (owned by
+ * this user or root, nobody else can change it), and then by its realpath.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { kvmProblem } from '@core/vmm/accel';
+import { checkProgramFile } from '@core/program-check';
 
 const run = promisify(execFile);
 
@@ -50,15 +53,18 @@ export interface VmmChoice {
 
 export function resolveVmm(opts: { configured: string | null; binDir: string; envPath?: string }): VmmChoice {
   if (opts.configured) {
-    if (isExecutableFile(opts.configured)) {
+    try {
+      const real = checkProgramFile(opts.configured, 'bldyPath');
       const kind = path.basename(opts.configured).includes('crosvm') ? 'crosvm' : 'bldy';
-      return { kind, path: opts.configured, reason: 'the bldy path set in settings' };
+      return { kind, path: real, reason: 'the bldy path set in settings' };
+    } catch (e) {
+      const problem = e instanceof Error ? e.message.replace(/\.$/, '') : String(e);
+      return {
+        kind: null,
+        path: null,
+        reason: `the configured bldy path is not used (${problem}); fix it with "oklinux config set bldyPath PATH"`,
+      };
     }
-    return {
-      kind: null,
-      path: null,
-      reason: `the configured bldy path ${opts.configured} is not an executable file; fix it in settings`,
-    };
   }
   const installed = path.join(opts.binDir, 'bldy');
   if (isExecutableFile(installed))

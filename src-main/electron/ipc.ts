@@ -39,7 +39,8 @@ export function registerIpc(deps: IpcDeps): () => void {
       isAppFrame(event.senderFrame) ? fn(event, payload) : refused(channel, event),
     );
   };
-  for (const channel of CHANNELS) handle(channel, (_event, payload) => deps.engine.call(channel, payload));
+  // Only the app's own top frame gets here (see `handle`): a local caller.
+  for (const channel of CHANNELS) handle(channel, (_event, payload) => deps.engine.call(channel, payload, 'local'));
   handle(PICK_FOLDERS_CHANNEL, async (event, payload) => {
     const input = noInput.safeParse(payload);
     if (!input.success) {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import type { Protocol } from 'electron';
 import { contentSecurityPolicy, SECURITY_HEADERS } from '../host/csp';
-import { mimeType, resolveStatic } from '../host/static';
+import { mimeType, resolveStatic, STATIC_OPEN_FLAGS } from '../host/static';
 import { APP_HOST, APP_SCHEME } from './channels';
 
 /** Must run before the app is ready. */
@@ -21,10 +21,11 @@ export async function appResponse(rendererDir: string, url: string): Promise<Res
   const headers = { ...SECURITY_HEADERS, 'Content-Security-Policy': contentSecurityPolicy() };
   const u = new URL(url);
   const found = u.host === APP_HOST ? await resolveStatic(rendererDir, u.pathname) : { status: 404 as const };
-  if (found.status !== 200) {
-    return new Response(found.status === 400 ? 'Bad Request' : 'Not Found', { status: found.status, headers });
-  }
-  const body = await fs.promises.readFile(found.file);
+  const refuse = (status: 400 | 404): Response =>
+    new Response(status === 400 ? 'Bad Request' : 'Not Found', { status, headers });
+  if (found.status !== 200) return refuse(found.status);
+  const body = await fs.promises.readFile(found.file, { flag: STATIC_OPEN_FLAGS }).catch(() => null);
+  if (!body) return refuse(404);
   return new Response(new Uint8Array(body), {
     status: 200,
     headers: { ...headers, 'Content-Type': mimeType(found.file) },

@@ -7,20 +7,20 @@
  *   127.0.0.1:<port> or localhost:<port> (no DNS rebinding).
  * - The WebSocket needs the random token the printed URL carries, compared in
  *   constant time, and an Origin equal to the page's own origin.
- * - Static files carry a strict CSP; paths never leave the static directory and
- *   directories are never listed. The page itself holds no secret, so it loads
+ * - Static files carry a strict CSP; paths never leave the static directory
+ *   (symlinks included: see static.ts) and directories are never listed. The page itself holds no secret, so it loads
  *   without the token.
  * - Every engine event is pushed to every connected client.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH } from '@contract/ws';
 import { OkError } from '@core/errors';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './csp';
-import { mimeType, resolveStatic } from './static';
+import { mimeType, resolveStatic, STATIC_OPEN_FLAGS } from './static';
 import { newToken, tokenMatches } from './token';
 import { sendText, serveConnection, type HostEngine } from './transport';
 
@@ -33,7 +33,10 @@ export interface HostOptions {
 }
 
 export interface Host {
-  /** The page's URL with the token, to print or open: http://127.0.0.1:<port>/?token=… */
+  /**
+   * The page's URL with the token, http://127.0.0.1:<port>/?token=…, to print or to put in the launch page
+   * (launch.ts); never on a command line, where other local users can read it.
+   */
   url: string;
   port: number;
   token: string;
@@ -114,22 +117,21 @@ export async function startHost(opts: HostOptions): Promise<Host> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, { Allow: 'GET, HEAD' });
     const pathname = (req.url ?? '/').split('?')[0]!;
     if (pathname === WS_PATH) return plain(res, 426, { Upgrade: 'websocket' });
-    void resolveStatic(staticDir, pathname).then((found) => {
+    void resolveStatic(staticDir, pathname).then(async (found) => {
       if (found.status !== 200) return plain(res, found.status);
-      const stream = fs.createReadStream(found.file);
-      stream.once('open', () => {
-        res.writeHead(200, {
-          ...SECURITY_HEADERS,
-          'Content-Security-Policy': csp(),
-          'Content-Type': mimeType(found.file),
-          'Cache-Control': 'no-cache',
-        });
-        if (req.method === 'HEAD') {
-          stream.destroy();
-          res.end();
-        } else stream.pipe(res);
+      const file = await fs.promises.open(found.file, STATIC_OPEN_FLAGS).catch(() => null);
+      if (!file) return plain(res, 404);
+      res.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'Content-Security-Policy': csp(),
+        'Content-Type': mimeType(found.file),
+        'Cache-Control': 'no-cache',
       });
-      stream.once('error', () => (res.headersSent ? res.destroy() : plain(res, 404)));
+      if (req.method === 'HEAD') {
+        res.end();
+        return file.close().catch(() => undefined);
+      }
+      pipeline(file.createReadStream(), res, () => undefined);
     });
   });
   server.on('clientError', (_e, socket) => socket.destroy());

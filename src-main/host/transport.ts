@@ -3,7 +3,8 @@
  * requests `{ id, channel, payload }` are answered with the engine's envelope
  * under the same id; a frame that is not such a request gets an INVALID_INPUT
  * envelope (id -1 when it carries no usable id). Nothing a client sends can
- * throw out of here.
+ * throw out of here. Every call is made as the `browser` caller, so the engine
+ * refuses what a web page may not do (change a program okLinux runs).
  */
 import type { RawData, WebSocket } from 'ws';
 import { formatZodError } from '@contract';
@@ -59,7 +60,7 @@ export function serveConnection(ws: WebSocket, engine: HostEngine): void {
     const parsed = parseFrame(data, isBinary);
     if (!parsed.ok) return reply(parsed.reply);
     const { id, channel, payload } = parsed.request;
-    void engine.call(channel, payload).then(
+    void engine.call(channel, payload, 'browser').then(
       (envelope) => reply({ id, ...envelope }),
       (e: unknown) => reply({ id, error: { code: 'INTERNAL', message: String(e) } }),
     );

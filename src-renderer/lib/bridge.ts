@@ -2,7 +2,9 @@
  * The renderer's one way to the engine: `window.oklinux` under Electron (the
  * preload), otherwise the WebSocket transport of the browser host, authorised by
  * the token from the page URL (`?token=…`, kept in sessionStorage so reloads
- * keep working, and removed from the address bar).
+ * keep working, and removed from the address bar). `oklinux serve` brings the
+ * browser here through a private local page that redirects to that URL, so the
+ * token is never on a command line (see src-main/host/launch.ts).
  */
 import { getContext, setContext } from 'svelte';
 import type { OkLinuxApi, Unsubscribe } from '@contract';

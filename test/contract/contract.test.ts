@@ -71,14 +71,14 @@ describe('dispatch envelope', () => {
       },
       'system:info': () => ({ version: '1', dataDir: '/d' }),
     } as unknown as Handlers;
-    expect(await dispatch(handlers, 'system:info', {})).toEqual({ result: { version: '1', dataDir: '/d' } });
-    expect(await dispatch(handlers, 'vms:get', { name: 'x' })).toEqual({
+    expect(await dispatch(handlers, 'system:info', {}, 'local')).toEqual({ result: { version: '1', dataDir: '/d' } });
+    expect(await dispatch(handlers, 'vms:get', { name: 'x' }, 'local')).toEqual({
       error: { code: 'NOT_FOUND', message: 'There is no VM named "x".' },
     });
-    expect(await dispatch(handlers, 'vms:get', { name: 'boom' })).toEqual({
+    expect(await dispatch(handlers, 'vms:get', { name: 'boom' }, 'local')).toEqual({
       error: { code: 'INTERNAL', message: 'kaboom' },
     });
-    const bad = await dispatch(handlers, 'vms:get', { name: 7 });
+    const bad = await dispatch(handlers, 'vms:get', { name: 7 }, 'local');
     expect(bad).toMatchObject({ error: { code: 'INVALID_INPUT' } });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The UI end to end: the built renderer in Debian's Chromium (playwright-core),
  * served by the browser host (`startHost`, what `oklinux serve` runs) on
- * 127.0.0.1 with a real engine on an empty data directory, a local okLinux
+ * 127.0.0.1 with a real engine on an empty data directory, opened the way
+ * `oklinux serve` opens it (its private redirect page), a local okLinux
  * world (GitHub-shaped releases API + default-shaped manifest) and real QEMU
  * (TCG). A user's path: Settings (accel → TCG), Launch okLinux watching the
  * download, the console (prompt, a command and its output), a share added by
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Engine } from '@core/engine';
 import { startHost, type Host } from '../../src-main/host/server';
+import { launchDir, writeLaunchPage, type LaunchPage } from '../../src-main/host/launch';
 import { REPO } from '../helpers/cli';
 import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
 import { tmpDir } from '../helpers/tmp';
@@ -33,6 +35,7 @@ const PROMPT = /oklinux-init: ready[\s\S]*\noklinux:\/root#/;
 let world: RootlessWorld;
 let engine: Engine;
 let host: Host;
+let launch: LaunchPage;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -69,12 +72,15 @@ beforeAll(async () => {
   });
   host = await startHost({ engine, staticDir: ui });
   origin = `http://127.0.0.1:${host.port}`;
+  // What `oklinux serve` opens the browser on: a private page that redirects to the tokened URL.
+  launch = await writeLaunchPage(launchDir(home), host.url, host.port);
   context = await browser.newContext({ viewport: { width: 1280, height: 820 } });
   page = await context.newPage();
 });
 
 afterAll(async () => {
   await browser?.close();
+  launch?.remove();
   await host?.close();
   for (const p of processesMentioning(home)) process.kill(p.pid, 'SIGKILL');
   await engine?.close();
@@ -124,12 +130,17 @@ describe('browser host: who may connect', () => {
 describe('okLinux in the browser, from an empty data directory', () => {
   it('Settings: the data directory is shown; acceleration is set to TCG and saved', async () => {
     expect(fs.existsSync(path.join(home, 'vms'))).toBe(false);
-    await page.goto(host.url);
+    expect(launch.url).toBe(`file://${path.join(home, 'run', 'serve', `open-${host.port}.html`)}`);
+    await page.goto(launch.url); // as `oklinux serve` opens it, with no token on any command line
     await page.locator(`${byId('connection')}[data-status=open]`).waitFor();
+    expect(new URL(page.url()).origin).toBe(origin);
     expect(new URL(page.url()).searchParams.has('token')).toBe(false); // kept out of the address bar
     await page.click(byId('nav-settings'));
     await page.locator(byId('view-settings')).waitFor();
     await page.locator(byId('data-dir')).getByText(home, { exact: true }).waitFor();
+    // A program okLinux runs cannot be changed from a browser page: the field is read-only and says why.
+    expect(await page.locator(byId('settings-bldy')).getAttribute('readonly')).not.toBeNull();
+    await page.locator(byId('settings-bldy-locked')).getByText('oklinux config set bldyPath PATH').waitFor();
     await page.selectOption(byId('settings-accel'), 'tcg');
     await page.click(byId('settings-save'));
     await page.locator(byId('settings-message')).getByText('Saved').waitFor();

@@ -171,4 +171,19 @@ describe('the oklinux://app protocol', () => {
     expect((await appResponse(ui, 'oklinux://other/index.html')).status).toBe(404);
     expect((await appResponse(ui, 'oklinux://app/assets/')).status).toBe(404);
   });
+
+  it('does not follow a symlink out of the renderer directory, to a file or a folder', async () => {
+    const outside = path.join(t.dir, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'key.txt'), 'outside-secret');
+    fs.symlinkSync(path.join(t.dir, 'secret.txt'), path.join(ui, 'leak.txt'));
+    fs.symlinkSync(outside, path.join(ui, 'assets', 'elsewhere'));
+    for (const url of ['oklinux://app/leak.txt', 'oklinux://app/assets/elsewhere/key.txt']) {
+      const r = await appResponse(ui, url);
+      expect([url, r.status]).toEqual([url, 404]);
+      expect(await r.text()).not.toContain('secret');
+    }
+    fs.symlinkSync('app.js', path.join(ui, 'assets', 'alias.js'));
+    expect(await (await appResponse(ui, 'oklinux://app/assets/alias.js')).text()).toBe('export {};');
+  });
 });

@@ -106,6 +106,26 @@ describe('browser host: static files', () => {
     }
   });
 
+  it('does not follow a symlink in the UI directory that points outside it, to a file or a folder', async () => {
+    const outside = path.join(t.dir, 'outside');
+    fs.mkdirSync(outside, { recursive: true });
+    fs.writeFileSync(path.join(outside, 'key.txt'), SECRET);
+    fs.symlinkSync(path.join(t.dir, 'secret.txt'), path.join(ui, 'leak.txt'));
+    fs.symlinkSync(outside, path.join(ui, 'assets', 'elsewhere'));
+    fs.symlinkSync('../../secret.txt', path.join(ui, 'assets', 'relative.js'));
+    // a link that stays inside the UI directory is still served
+    fs.symlinkSync('app.js', path.join(ui, 'assets', 'alias.js'));
+    for (const p of ['/leak.txt', '/assets/elsewhere/key.txt', '/assets/relative.js', '/assets/elsewhere/']) {
+      for (const method of ['GET', 'HEAD']) {
+        const r = await rawGet(host.port, p, { Host: `127.0.0.1:${host.port}` }, method);
+        expect([p, method, r.status]).toEqual([p, method, 404]);
+        expect(r.body).not.toContain(SECRET);
+      }
+    }
+    const alias = await rawGet(host.port, '/assets/alias.js', { Host: `127.0.0.1:${host.port}` });
+    expect([alias.status, alias.body]).toEqual([200, 'console.log(1);\n']);
+  });
+
   it('answers only requests addressed to itself, and only GET and HEAD', async () => {
     const foreign = await rawGet(host.port, '/', { Host: 'attacker.example' });
     expect(foreign.status).toBe(403);

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { OkError } from '@core/errors';
 import { needArgs, type Command } from '../framework';
 import { withEngine } from '../main';
+import { launchDir, openBrowser, writeLaunchPage, type LaunchPage } from '../../host/launch';
 
 /** The package's built renderer: <package root>/dist/renderer, from the sources or the built CLI. */
 function defaultUiDir(): string {
@@ -25,19 +25,6 @@ function parsePort(value: string | boolean | string[] | undefined): number {
   return port;
 }
 
-/** Best effort: the URL is printed anyway. */
-function openBrowser(url: string): void {
-  const [cmd, args] =
-    process.platform === 'darwin'
-      ? ['open', [url]]
-      : process.platform === 'win32'
-        ? ['cmd', ['/c', 'start', '""', url]]
-        : ['xdg-open', [url]];
-  const child = spawn(cmd, args, { detached: true, stdio: 'ignore' });
-  child.on('error', () => undefined);
-  child.unref();
-}
-
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const done = (sig: NodeJS.Signals): void => {
@@ -56,7 +43,10 @@ export const serveCommand: Command = {
   summary: 'Serve the desktop UI to a browser on this machine (127.0.0.1, with a token).',
   description:
     'Prints a URL with a random token (like Jupyter) and runs until Ctrl+C. Only 127.0.0.1 is served, and the\n' +
-    "WebSocket needs the token and the page's own Origin. --ui names a built renderer (default: dist/renderer).",
+    "WebSocket needs the token and the page's own Origin. The browser is opened on a private page in the data\n" +
+    'directory (run/serve/, readable only by you) that leads to that URL, so the token never appears on any\n' +
+    'command line. $OKLINUX_BROWSER names the program to open it with (given the file:// URL as its one\n' +
+    'argument); otherwise xdg-open, open or start. --ui names a built renderer (default: dist/renderer).',
   options: { port: { type: 'string' }, 'no-open': { type: 'boolean' }, ui: { type: 'string' } },
   async run(io, { positionals, values }) {
     needArgs(positionals, 0, this.usage);
@@ -64,19 +54,25 @@ export const serveCommand: Command = {
     const staticDir = typeof values.ui === 'string' ? path.resolve(values.ui) : defaultUiDir();
     await withEngine(io, async (engine) => {
       const host = await (await import('../../host/server')).startHost({ engine, staticDir, port });
+      let page: LaunchPage | null = null;
       try {
-        io.print({ url: host.url, port: host.port }, () =>
+        page = await writeLaunchPage(launchDir(engine.ctx.paths.root), host.url, host.port);
+        const { url: pageUrl } = page;
+        io.print({ url: host.url, port: host.port, page: pageUrl }, () =>
           [
             'okLinux Desktop is running in your browser at:',
             '',
             `    ${host.url}`,
             '',
-            'Open that URL on this machine (it carries the access token). Press Ctrl+C to stop.',
+            'Open that URL on this machine (it carries the access token), or open this private page, which leads',
+            `there: ${pageUrl}`,
+            'Press Ctrl+C to stop.',
           ].join('\n'),
         );
-        if (!values['no-open']) openBrowser(host.url);
+        if (!values['no-open']) openBrowser(pageUrl);
         await untilSignal();
       } finally {
+        page?.remove();
         await host.close();
       }
     });

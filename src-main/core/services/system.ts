@@ -7,6 +7,7 @@ import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import { freeDiskBytes, kvmStatus, qemuBinaryName, resolveVmm, toolVersion, which } from '@core/host-tools';
 import { version } from '../version';
+import { setSettings } from './settings';
 
 export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   const settings = ctx.store.settings.get();
@@ -51,7 +52,7 @@ export function systemHandlers(
     'system:doctor': () => doctor(ctx),
     'system:info': () => ({ version, dataDir: ctx.paths.root }),
     'settings:get': () => ctx.store.settings.get(),
-    'settings:set': (patch) => ctx.store.settings.set(patch),
+    'settings:set': (patch, caller) => setSettings(ctx, patch, caller),
     'fs:list': ({ path: p }) => listDir(p),
   };
 }
