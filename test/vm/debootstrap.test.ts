@@ -2,7 +2,8 @@
  * A root made with debootstrap, as in the okLinux docs, boots over 9p: Debian bookworm (minbase)
  * built once with `debootstrap` and cached under .cache/debootstrap/bookworm-minbase/, then copied
  * for each run, so nothing the app or the guest writes reaches the cache. minbase has no /sbin/init,
- * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh.
+ * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh. It boots Debian's own modular
+ * kernel through the test initramfs (9p modules, switch_root): the suite for kernels that need modules.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -151,7 +152,8 @@ beforeAll(async () => {
   const cached = await debootstrapRoot();
   // a copy: the app installs oklinux-init and writes fstab into it, the guest writes what it likes
   await exec('cp', ['-a', '--reflink=auto', cached, root]);
-  world = await startRootlessWorld(path.join(t.dir, 'world'));
+  // the one app-level suite on Debian's modular kernel plus the initramfs that loads its 9p modules
+  world = await startRootlessWorld(path.join(t.dir, 'world'), { kernel: 'debian' });
   env = { ...vmEnv(home), OKLINUX_GITHUB_API: world.api, OKLINUX_DEFAULT_MANIFEST: world.manifestUrl };
   fs.mkdirSync(shareDir);
   fs.writeFileSync(path.join(shareDir, 'hello.txt'), 'from the host\n');
@@ -172,6 +174,7 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
     expect(run.out).not.toContain('oklinux-init: exec /sbin/init');
+    expect(run.out).toContain('oklinux-init: switch_root oklinux-root');
     expect(fs.readFileSync(path.join(root, 'etc', 'fstab'), 'utf8')).toMatch(
       /^host \/mnt\/host 9p trans=virtio,[^\n]*,_netdev,nofail 0 0$/m,
     );

@@ -1,6 +1,7 @@
 /**
- * VM lifecycle against real QEMU (TCG) booting a real Debian kernel, through the
- * real pull path (a local manifest over HTTP), the CLI and the engine.
+ * VM lifecycle against real QEMU (TCG) booting the okLinux-shaped test kernel
+ * with no initrd and a 9p root from the bundle's rootfs, through the real pull
+ * path (a local manifest over HTTP), the CLI and the engine.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,7 +57,7 @@ describe('one VM, end to end', () => {
     expect(ls).toEqual([expect.objectContaining({ name: 'dev', state: 'running' })]);
     // the image really came through the pull path
     expect(bundle.server.requestsTo('/vmlinuz').length).toBe(1);
-    expect(bundle.server.requestsTo('/initramfs.cpio.gz').length).toBe(1);
+    expect(bundle.server.requestsTo('/rootfs.tar.gz').length).toBe(1);
   });
 
   it('reads host files in the guest, writes guest files to the host, refuses writes to a read-only share', async () => {
