@@ -193,6 +193,24 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     expect(fs.readFileSync(path.join(shareDir, 'out.txt'), 'utf8')).toBe('guest\n');
   });
 
+  it('oklinux stop powers it off cleanly in seconds (dash, coreutils dd, the button and evdev modules)', async () => {
+    const start = await cli('start', 'deb');
+    expect(start.code, start.stderr).toBe(0);
+    const thisBoot = async () => (await cli('logs', 'deb')).stdout.split('---- VM started').pop()!;
+    const end = Date.now() + 90_000;
+    while (!/oklinux-init: ready[\s\S]*# /.test(await thisBoot()) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await thisBoot()).toMatch(/oklinux-init: ready[\s\S]*# /);
+    const asked = Date.now();
+    const stop = await cli('stop', 'deb', '--json');
+    const secs = (Date.now() - asked) / 1000;
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(JSON.parse(stop.stdout)).toMatchObject({ state: 'stopped', exitSignal: null });
+    expect(secs).toBeLessThan(5);
+    expect(await thisBoot()).toMatch(/oklinux-init: poweroff[\r\n]+[\s\S]*reboot: Power down/);
+  });
+
   it('never deletes a --root-dir root: not with --keep-root, --delete-root, or no choice', async () => {
     const before = listing(root);
     expect(before).toContain(path.join('etc', 'debian_version'));
