@@ -46,12 +46,22 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   }
 }
 
-/** Open the engine for a command; closed when the command finishes. */
+/**
+ * Open the engine for a command; closed when the command finishes. Notices from opening (e.g.
+ * permissions tightened) and warnings raised while the command runs go to stderr.
+ */
 export async function withEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
   const engine = new Engine({ home: io.home });
+  for (const n of engine.ctx.notices) io.stderr.write(`oklinux: ${n}\n`);
+  const off = engine.onEvent((e) => {
+    if (e.type === 'warning') io.stderr.write(`oklinux: warning: ${e.message}\n`);
+  });
   try {
     return await fn(engine);
+  } catch (e) {
+    throw engine.diskFull(e);
   } finally {
+    off();
     await engine.close();
   }
 }

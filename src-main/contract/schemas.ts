@@ -169,6 +169,10 @@ export const DoctorReport = z.object({
   dataDir: z.string(),
   schemaVersion: z.number().int(),
   freeDiskBytes: z.number().nonnegative().nullable(),
+  /** The app runs with euid 0: guests can then make root-owned set-user-ID files in writable shares. */
+  runningAsRoot: z.boolean(),
+  /** Things to tell people: running as root, permissions tightened at startup. */
+  warnings: z.array(z.string()),
 });
 export type DoctorReport = z.infer<typeof DoctorReport>;
 
@@ -184,5 +188,7 @@ export const AppEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('vm:state'), vm: Vm }),
   z.object({ type: z.literal('console:data'), vm: VmName, data: z.string() }),
   z.object({ type: z.literal('catalog:changed') }),
+  /** Something people should know that is not an error (e.g. a VM started while running as root). */
+  z.object({ type: z.literal('warning'), vm: VmName.nullable(), message: z.string() }),
 ]);
 export type AppEvent = z.infer<typeof AppEvent>;

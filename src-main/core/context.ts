@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import { DataPaths, defaultDataDir } from '@core/paths';
 import { Store } from '@core/store';
 import { EventBus } from '@core/events';
-import { OkError } from '@core/errors';
+import { diskFullError, prepareDataDir } from '@core/datadir';
 
 /** What every service of the engine shares: where data lives, the state, the event stream. */
 export interface EngineContext {
@@ -10,21 +9,27 @@ export interface EngineContext {
   store: Store;
   bus: EventBus;
   env: NodeJS.ProcessEnv;
+  /**
+   * Things people should hear once, found while opening (e.g. the data directory's permissions
+   * were tightened). The CLI prints them to stderr; doctor reports them to the UI.
+   */
+  notices: string[];
 }
 
 export function openContext(opts: { home?: string; env?: NodeJS.ProcessEnv } = {}): EngineContext {
   const env = opts.env ?? process.env;
   const paths = new DataPaths(opts.home ?? defaultDataDir(env));
+  const notices = prepareDataDir(paths);
+  let store: Store;
   try {
-    fs.mkdirSync(paths.root, { recursive: true });
+    store = new Store(paths.db);
   } catch (e) {
-    throw new OkError(
-      'DATA_DIR',
-      `The data directory ${paths.root} cannot be created (${(e as NodeJS.ErrnoException).code ?? String(e)}). ` +
-        'Choose another with OKLINUX_HOME.',
-      { cause: e },
-    );
+    throw diskFullError(e, paths.root) ?? e;
   }
-  const store = new Store(paths.db);
-  return { paths, store, bus: new EventBus(), env };
+  try {
+    for (const n of notices) store.events.append('datadir.tightened', paths.root, { notice: n });
+  } catch {
+    // only a record: the notice itself is still shown
+  }
+  return { paths, store, bus: new EventBus(), env, notices };
 }

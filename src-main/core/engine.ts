@@ -3,6 +3,7 @@
  * operation. All three transports (Electron IPC, the WebSocket host, the CLI)
  * call it through `dispatch`, so validation and errors are the same everywhere.
  */
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
@@ -13,8 +14,10 @@ import { systemHandlers } from '@core/services/system';
 import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
 import { Images, type ImagesOptions } from '@core/images/service';
-import { prepareRootDir } from '@core/vm/root';
-import { fstabLine } from '@core/shares';
+import { checkedRoot, prepareRootDir } from '@core/vm/root';
+import { checkPinned } from '@core/images/integrity';
+import { fstabLine, homeDir } from '@core/shares';
+import { diskFullError } from '@core/datadir';
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -59,8 +62,12 @@ export class Engine {
       launcher: opts.launcher ?? defaultLauncher(),
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
       prepareRoot: async (vm, image, shares) => {
-        const root = vm.rootDir ?? (image.rootfs ? this.ctx.paths.rootDir(vm.name) : null);
-        if (!root) return null;
+        const managed = this.ctx.paths.rootDir(vm.name);
+        const chosen = vm.rootDir ?? (image.rootfs ? managed : null);
+        if (!chosen) return null;
+        const root = await checkedRoot(chosen, managed, { dataDir: this.ctx.paths.root, home: homeDir(env) });
+        // the tarball is read only to fill a new root: hash it again just before
+        if (image.rootfsPin && !fs.existsSync(root)) await checkPinned(image.rootfsPin);
         await prepareRootDir({
           vm: vm.name,
           root,
@@ -73,7 +80,7 @@ export class Engine {
       },
     });
     const images = this.images;
-    this.handlers = {
+    this.handlers = this.reportingDiskFull({
       ...systemHandlers(this.ctx),
       ...vmHandlers(this.ctx, this.vms),
       'catalog:list': async ({ refresh }) => {
@@ -100,7 +107,27 @@ export class Engine {
         return null;
       },
       'vms:launch': ({ name, image }) => this.launch(name, image),
-    };
+    });
+  }
+
+  /** A failure that comes from a full disk says so, naming the data directory, whichever layer hit it. */
+  diskFull(e: unknown): unknown {
+    return diskFullError(e, this.ctx.paths.root) ?? e;
+  }
+
+  private reportingDiskFull(handlers: Handlers): Handlers {
+    type Fn = (input: never, caller: Caller) => unknown;
+    const wrapped: Record<string, Fn> = {};
+    for (const [channel, fn] of Object.entries(handlers) as unknown as [string, Fn][]) {
+      wrapped[channel] = async (input: never, caller: Caller) => {
+        try {
+          return await fn(input, caller);
+        } catch (e) {
+          throw this.diskFull(e);
+        }
+      };
+    }
+    return wrapped as unknown as Handlers;
   }
 
   /**

@@ -7,9 +7,15 @@
  *   store/sha256/<hex>    content-addressed artifacts (kernels, initrds, rootfs tarballs)
  *   downloads/            <id>.part files of downloads in progress
  *   vms/<name>/           per-VM: console.log (+ .1 rotation), root/ (9p root directory)
- *   run/<id>/             per-VM runtime: control and console sockets, share symlinks
+ *   run/<id>/             per-VM runtime: launch.json, supervisor.log, share symlinks, and the
+ *                         sockets when their paths fit (see `socketDir`)
  *   bin/                  installed VMMs (bldy)
+ *
+ * Invariant: the data directory and the folders above are 0700, the database and the logs
+ * 0600 (see datadir.ts). Every unix socket path is at most SOCKET_PATH_MAX bytes: a longer
+ * one would be cut short silently by the kernel's sockaddr_un.
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -28,8 +34,27 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = 
   }
 }
 
+/** The longest unix socket path, in bytes, without its NUL (sun_path is 108 bytes on Linux, 104 elsewhere). */
+export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
+export const SOCKET_NAMES = ['console.sock', 'qmp.sock', 'control.sock'] as const;
+export type SocketName = (typeof SOCKET_NAMES)[number];
+
+/**
+ * The per-user directory for sockets whose path under the data directory would be too long:
+ * `/tmp/oklinux-<euid>`. It is a fixed name, so every process (CLI, app, supervisor) finds the
+ * same sockets; another user may have created it first, so it is checked before use
+ * (`ensureSocketDir` in run-dir.ts): a real directory, ours, mode 0700.
+ */
+export function shortSocketBase(tmp = '/tmp', euid = process.geteuid?.() ?? 0): string {
+  return path.join(tmp, `oklinux-${euid}`);
+}
+
 export class DataPaths {
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    /** Where sockets go when `run/<id>/` is too deep; tests point it at a temporary directory. */
+    readonly socketBase: string = shortSocketBase(),
+  ) {}
   get db(): string {
     return path.join(this.root, 'oklinux.db');
   }
@@ -42,8 +67,14 @@ export class DataPaths {
   get bin(): string {
     return path.join(this.root, 'bin');
   }
+  get vms(): string {
+    return path.join(this.root, 'vms');
+  }
+  get run(): string {
+    return path.join(this.root, 'run');
+  }
   vmDir(name: string): string {
-    return path.join(this.root, 'vms', name);
+    return path.join(this.vms, name);
   }
   consoleLog(name: string): string {
     return path.join(this.vmDir(name), 'console.log');
@@ -51,8 +82,25 @@ export class DataPaths {
   rootDir(name: string): string {
     return path.join(this.vmDir(name), 'root');
   }
-  /** Short, id-based, so unix socket paths stay under the 108-byte limit. */
+  /** Id-based, so it stays short: launch.json, supervisor.log, share symlinks (and usually the sockets). */
   runDir(vmId: number): string {
-    return path.join(this.root, 'run', String(vmId));
+    return path.join(this.run, String(vmId));
+  }
+  supervisorLog(vmId: number): string {
+    return path.join(this.runDir(vmId), 'supervisor.log');
+  }
+  /**
+   * Where a VM's sockets live: `run/<id>/` when every socket path there fits in
+   * SOCKET_PATH_MAX bytes, else `<socketBase>/<hash of the data dir>-<id>/`. The one
+   * place socket paths are decided.
+   */
+  socketDir(vmId: number): string {
+    const inRun = this.runDir(vmId);
+    if (SOCKET_NAMES.every((n) => Buffer.byteLength(path.join(inRun, n)) <= SOCKET_PATH_MAX)) return inRun;
+    const tag = createHash('sha256').update(this.root).digest('hex').slice(0, 12);
+    return path.join(this.socketBase, `${tag}-${vmId}`);
+  }
+  socket(vmId: number, name: SocketName): string {
+    return path.join(this.socketDir(vmId), name);
   }
 }

@@ -25,6 +25,8 @@ export interface ProgramCheckOptions {
   /** The environment `--version` runs with (the one the program will run with). */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Checks on the realpath that must pass before the file is run at all (it throws to refuse). */
+  beforeRun?: (real: string) => Promise<void> | void;
 }
 
 const VERSION_TIMEOUT_MS = 5000;
@@ -164,6 +166,7 @@ export function checkProgramFile(file: string, label: string): string {
  */
 export async function trustedProgram(file: string, label: string, opts: ProgramCheckOptions = {}): Promise<string> {
   const real = checkProgramFile(file, label);
+  await opts.beforeRun?.(real);
   const problem = await versionProblem(real, opts);
   if (problem) {
     throw new OkError(

@@ -3,11 +3,12 @@
  * the app's own binary started with a flag: main.ts sees the flag first and runs
  * the supervisor instead of the app (no window, no single-instance lock).
  */
-import fs from 'node:fs';
 import type { SupervisorLauncher } from '@core/vm/manager';
 import { OkError } from '@core/errors';
-import { runSupervisor, type LaunchPlan } from '@core/vm/supervisor';
 import { SUPERVISE_FLAG } from './channels';
+
+/** The same entry as `oklinux __supervise`: only a plan the engine signed, under the data dir's run/, runs. */
+export { superviseFromFile } from '@core/vm/supervise-main';
 
 /**
  * How the engine starts a supervisor from Electron. An AppImage's binary lives
@@ -30,9 +31,4 @@ export function supervisePlanArg(argv: string[]): string | null {
   const plan = argv[i + 1];
   if (!plan) throw new OkError('INVALID_INPUT', `${SUPERVISE_FLAG} needs the path of a launch plan.`);
   return plan;
-}
-
-export async function superviseFromFile(planFile: string): Promise<void> {
-  const plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as LaunchPlan;
-  await runSupervisor(plan);
 }

@@ -2,10 +2,12 @@
  * The app's shared, reactive view of the engine: VMs, catalog, installed images
  * and downloads, kept current from the event stream and reloaded after every
  * (re)connection. Console output does not pass through here (see Console.svelte).
+ * Warnings (events, and the engine's notices at each connection) go to `warnings`.
  */
 import { getContext, setContext } from 'svelte';
 import type { AppEvent, CatalogEntry, CatalogListing, DownloadProgress, Image, Unsubscribe, Vm } from '@contract';
 import { errorMessage, type Bridge, type ConnectionState } from './bridge';
+import { Warnings } from './warnings.svelte';
 
 export interface PullState {
   status: 'running' | 'failed' | 'cancelled';
@@ -29,6 +31,7 @@ export class AppState {
   pulls = $state<Record<string, PullState>>({});
   launching = $state(false);
   launchError = $state<string | null>(null);
+  readonly warnings = new Warnings();
 
   constructor(readonly bridge: Bridge) {}
 
@@ -60,12 +63,28 @@ export class AppState {
   }
 
   async loadAll(): Promise<void> {
-    await Promise.all([this.refreshVms(), this.refreshImages(), this.refreshDownloads(), this.refreshCatalog(false)]);
+    await Promise.all([
+      this.refreshVms(),
+      this.refreshImages(),
+      this.refreshDownloads(),
+      this.refreshCatalog(false),
+      this.refreshNotices(),
+    ]);
+  }
+
+  /** The engine's standing warnings (running as root, permissions it tightened), into the banner. */
+  async refreshNotices(): Promise<void> {
+    try {
+      this.warnings.notice((await this.api.system.doctor({})).warnings);
+    } catch {
+      // Settings shows the system check and its errors
+    }
   }
 
   async refreshVms(): Promise<void> {
     try {
       this.vms = await this.api.vms.list({});
+      for (const vm of this.vms) this.warnings.vmChanged(vm);
       this.vmsError = null;
     } catch (e) {
       this.vmsError = errorMessage(e);
@@ -115,12 +134,16 @@ export class AppState {
         void this.refreshCatalog(false);
         void this.refreshImages();
         break;
+      case 'warning':
+        this.warnings.add(e.vm, e.message, e.vm ? (this.vms.find((v) => v.name === e.vm)?.startedAt ?? null) : null);
+        break;
       case 'console:data':
         break;
     }
   }
 
   upsertVm(vm: Vm): void {
+    this.warnings.vmChanged(vm);
     const i = this.vms.findIndex((v) => v.name === vm.name);
     if (i === -1) this.vms.push(vm);
     else this.vms[i] = vm;
@@ -194,6 +217,7 @@ export class AppState {
   async removeVm(name: string, keepRoot: boolean): Promise<void> {
     await this.api.vms.remove({ name, keepRoot });
     this.vms = this.vms.filter((v) => v.name !== name);
+    this.warnings.forget(name);
   }
 }
 

@@ -21,6 +21,20 @@ describe('oklinux doctor', () => {
     expect(r.code).toBe(0);
   });
 
+  it('says when okLinux runs as root: a field, a line and a warning', async () => {
+    expect(process.getuid?.(), 'CI runs as root; this checks the root warning').toBe(0);
+    const json = DoctorReport.parse(
+      JSON.parse((await runCli(['doctor', '--json'], { env: { OKLINUX_HOME: t.dir } })).stdout),
+    );
+    expect(json.runningAsRoot).toBe(true);
+    expect(json.warnings).toEqual([expect.stringContaining('okLinux runs as root (euid 0)')]);
+    const human = await runCli(['doctor'], { env: { OKLINUX_HOME: t.dir } });
+    expect(human.stdout).toMatch(/^user\s+root \(euid 0\)$/m);
+    expect(human.stdout).toMatch(
+      /^warning\s+okLinux runs as root \(euid 0\), so a guest can make root-owned set-user-ID/m,
+    );
+  });
+
   it('prints help for every command and fails clearly on bad usage', async () => {
     const help = await runCli(['doctor', '--help']);
     expect(help.code).toBe(0);

@@ -7,8 +7,9 @@
  * (TCG) booting the okLinux-shaped test kernel with no initrd. A user's path:
  * Settings (accel → TCG), Launch okLinux watching the download, the console
  * (prompt, a command and its output), a share added by path that applies after
- * Restart, Images, Stop (a clean poweroff). Screenshots of every view go to
- * test-results/e2e/.
+ * Restart, Images, Stop (a clean poweroff). The engine's warnings (it runs as
+ * root here, as in CI) reach the page: Settings' system check, the banner and
+ * the VM's own list. Screenshots of every view go to test-results/e2e/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +33,7 @@ const SHOTS = path.join(REPO, 'test-results', 'e2e');
 const HOST_FILE_TEXT = 'written-on-the-host-for-e2e';
 // Rows are read with trailing blanks trimmed, so the prompt's final space is not there.
 const PROMPT = /oklinux-init: ready[\s\S]*\noklinux:\/root#/;
+const AS_ROOT = process.geteuid?.() === 0;
 
 let world: RootlessWorld;
 let engine: Engine;
@@ -130,7 +132,8 @@ describe('browser host: who may connect', () => {
 
 describe('okLinux in the browser, from an empty data directory', () => {
   it('Settings: the data directory is shown; acceleration is set to TCG and saved', async () => {
-    expect(fs.existsSync(path.join(home, 'vms'))).toBe(false);
+    // the engine makes its folders (0700) when it opens the data directory; no VM in it yet
+    expect(fs.readdirSync(path.join(home, 'vms'))).toEqual([]);
     expect(launch.url).toBe(`file://${path.join(home, 'run', 'serve', `open-${host.port}.html`)}`);
     await page.goto(launch.url); // as `oklinux serve` opens it, with no token on any command line
     await page.locator(`${byId('connection')}[data-status=open]`).waitFor();
@@ -147,6 +150,13 @@ describe('okLinux in the browser, from an empty data directory', () => {
     await page.locator(byId('settings-message')).getByText('Saved').waitFor();
     expect((await engine.invoke('settings:get', {})).accel).toBe('tcg');
     await page.locator(byId('doctor-report')).getByText('schema').waitFor();
+    const root = page.locator(byId('doctor-root'));
+    expect((await root.textContent())?.trim()).toMatch(AS_ROOT ? /^yes .*run okLinux as a normal user/ : /^no$/);
+    if (AS_ROOT) {
+      // the engine's root warning: in the system check, and in the banner from the first page on
+      await page.locator(byId('doctor-warning')).getByText('okLinux runs as root (euid 0)').waitFor();
+      await page.locator(byId('warning')).getByText('okLinux runs as root (euid 0)').first().waitFor();
+    }
     await shot('settings');
   });
 
@@ -205,6 +215,16 @@ describe('okLinux in the browser, from an empty data directory', () => {
   it('the console shows the guest prompt; a typed command runs and its output appears', async () => {
     await page.locator(byId('view-vm')).waitFor();
     await waitForConsole(page, PROMPT, 120_000);
+    if (AS_ROOT) {
+      // vms:start's warning event, through the WebSocket: the banner and the VM's own list
+      const noShare = 'The VM "oklinux" has no writable share now.';
+      await page.locator(byId('warning')).getByText(noShare).waitFor();
+      expect(await page.locator(byId('vm-warning')).allTextContents()).toEqual([expect.stringContaining(noShare)]);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await shot('vm-warnings-dark');
+      await page.emulateMedia({ colorScheme: 'light' });
+      await shot('vm-warnings');
+    }
     await page.click(byId('console'));
     await page.keyboard.type('echo e2e-""$((6*7))-ok');
     await page.keyboard.press('Enter');
@@ -238,6 +258,20 @@ describe('okLinux in the browser, from an empty data directory', () => {
     await page.keyboard.press('Enter');
     const text = await waitForConsole(page, new RegExp(`\n${HOST_FILE_TEXT}\n`), 30_000);
     expect(text).toContain(`cat /mnt/${tag}/hello.txt`);
+    if (AS_ROOT) {
+      // the restart's warnings replace the first start's: now the VM has a writable share
+      const rw = `The VM "oklinux" has writable shares (${fs.realpathSync(shareDir)}).`;
+      await page.locator(byId('vm-warning')).getByText(rw).waitFor();
+      expect(await page.locator(byId('vm-warning')).count()).toBe(1);
+      // dismissing the banner leaves the VM's own list
+      await page
+        .locator(byId('warning'))
+        .filter({ hasText: rw })
+        .getByRole('button', { name: 'Dismiss warning' })
+        .click();
+      await page.locator(byId('warning')).filter({ hasText: rw }).waitFor({ state: 'detached' });
+      expect(await page.locator(byId('vm-warning')).count()).toBe(1);
+    }
     await shot('vm-shares-restarted');
   });
 

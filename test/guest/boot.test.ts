@@ -110,12 +110,12 @@ describe('9p root boot through switch_root', () => {
         await g.waitFor(/oklinux-init: switch_root okroot\n/);
         const ready = (await g.waitFor(/oklinux-init: ready\n/)).index;
         await g.waitFor(/vm1:\/root# /, { from: ready });
-        // The tty echoes what is typed, so look for output that is not in the input.
-        let mark = g.output.length;
-        g.write('echo "$((6 * 7))-round-trip"; echo made > /made-in-guest; stat -c %F /made-in-guest\n');
-        await g.waitFor(/\n42-round-trip\nregular file\n/, { from: mark });
+        // run() waits for the command's completion marker and gives its output (not the echo)
+        expect(
+          await g.run('echo "$((6 * 7))-round-trip"; echo made > /made-in-guest; stat -c %F /made-in-guest'),
+        ).toMatch(/\n42-round-trip\nregular file\n/);
         // Job control: Ctrl-C reaches the foreground job (started after tcsetpgrp, so no race).
-        mark = g.output.length;
+        let mark = g.output.length;
         g.write(`sh -c 'echo sleep-st""arted; exec sleep 100'\n`);
         await g.waitFor(/\nsleep-started\n/, { from: mark });
         mark = g.output.length;
@@ -170,10 +170,8 @@ describe('9p root with a distro init', () => {
       const exit = await withGuest(guest, async (g) => {
         const handed = await g.waitFor(/oklinux-init: exec \/sbin\/init\n[^]*distro-sysinit-ran\n/);
         await g.waitFor(/# /, { from: handed.index + handed[0].length }); // the inittab's shell
-        let mark = g.output.length;
-        g.write('cat /mnt/data/seen.txt\n');
-        await g.waitFor(/\nshare-kept\n/, { from: mark });
-        mark = g.output.length;
+        expect(await g.run('cat /mnt/data/seen.txt')).toMatch(/\nshare-kept\n/);
+        const mark = g.output.length;
         g.write('poweroff\n'); // busybox's applet signals busybox init, which powers off
         await g.waitFor(/reboot: Power down/, { from: mark });
         return g.exited;

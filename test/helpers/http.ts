@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 
 export interface RouteSpec {
   /** Status to answer with. Default 200 (or 206 for a honoured Range). */
@@ -221,10 +221,12 @@ export interface ForwardProxy {
   url: string;
   /** Absolute-URI requests the proxy forwarded. */
   requests: Array<{ method: string; url: string }>;
+  /** `host:port` of each CONNECT tunnel it opened. */
+  tunnels: string[];
   close(): Promise<void>;
 }
 
-/** A minimal HTTP forward proxy for http:// targets (absolute-URI requests). */
+/** A minimal HTTP forward proxy: absolute-URI requests for http:// targets, and CONNECT tunnels. */
 export async function startForwardProxy(): Promise<ForwardProxy> {
   const requests: ForwardProxy['requests'] = [];
   const server = http.createServer((req, res) => {
@@ -248,7 +250,32 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     });
     req.pipe(upstream);
   });
+  const tunnels: string[] = [];
+  const piped = new Set<Socket>();
+  server.on('connect', (req: IncomingMessage, client: Socket) => {
+    const target = req.url ?? '';
+    tunnels.push(target);
+    const colon = target.lastIndexOf(':');
+    const upstream = net.connect(Number(target.slice(colon + 1)), target.slice(0, colon), () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      piped.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => piped.delete(s));
+    }
+  });
   const sockets = trackSockets(server);
   const url = await listen(server);
-  return { url, requests, close: () => closeServer(server, sockets) };
+  return {
+    url,
+    requests,
+    tunnels,
+    close: () => {
+      for (const s of piped) s.destroy();
+      return closeServer(server, sockets);
+    },
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * VM test support: a test bundle served from a local manifest over HTTP, so
  * tests go through the real pull path; an environment for the CLI; and a
- * console tap.
+ * console tap. Commands typed into a guest are waited for with a per-command
+ * completion marker (marker.ts), never a prompt.
  *
  * The bundle is shaped like okLinux's default: the okLinux-shaped test kernel
  * (9p built in) with no initrd, and a busybox rootfs tarball that becomes the
@@ -18,6 +19,7 @@ import { buildInitramfs, buildRootDir, kernelPath } from '../fixtures/guest';
 import { okKernelPath } from '../fixtures/oklinux-kernel';
 import { sha256Hex, startTestServer, type TestServer } from './http';
 import type { Engine } from '@core/engine';
+import { expectOutput, markCommand, markedOutput } from './marker';
 
 export const TEST_BUNDLE = 'testvm';
 
@@ -126,11 +128,20 @@ export class ConsoleTap {
     return this.waitFor(/oklinux-init: ready[\s\S]*# /, ms);
   }
 
-  /** Type a command and wait for `expect` in what follows. */
-  async run(cmd: string, expect: RegExp, ms = 30_000): Promise<string> {
+  /**
+   * Type a command and wait until the guest has finished it (a per-command marker, see
+   * marker.ts); resolves with its output, or with the match of `expect` in it (which must match).
+   */
+  async run(cmd: string, expect?: RegExp, ms = 30_000): Promise<string> {
     const from = this.text.length;
-    await this.engine.invoke('console:write', { name: this.vm, data: `${cmd}\n` });
-    return this.waitFor(expect, ms, from);
+    const m = markCommand(cmd);
+    await this.engine.invoke('console:write', { name: this.vm, data: m.line });
+    const output = await waitForOutput(
+      () => markedOutput(this.text, from, m),
+      ms,
+      () => `console of ${this.vm} never finished \`${cmd}\`; it ended with:\n${this.text.slice(-1500)}`,
+    );
+    return expect ? expectOutput(cmd, output, expect) : output;
   }
 
   close(): void {
@@ -175,10 +186,27 @@ export class Run {
     }
   }
 
-  /** Type a line, then wait for `expect` in what follows. */
-  async type(line: string, expect: RegExp): Promise<void> {
+  /** Type a command, wait until the guest has finished it (marker.ts), and check its output against `expect`. */
+  async type(line: string, expect: RegExp, ms = 30_000): Promise<string> {
     const from = this.out.length;
-    this.child.stdin.write(`${line}\n`);
-    await this.waitFor(expect, from, 30_000);
+    const m = markCommand(line);
+    this.child.stdin.write(m.line);
+    const output = await waitForOutput(
+      () => markedOutput(this.out, from, m),
+      ms,
+      () => `never saw \`${line}\` finish; output:\n${this.out.slice(-2000)}`,
+    );
+    return expectOutput(line, output, expect);
+  }
+}
+
+/** Polls `get` until it returns text; throws `why()` after `ms`. */
+async function waitForOutput(get: () => string | null, ms: number, why: () => string): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const out = get();
+    if (out !== null) return out;
+    if (Date.now() > end) throw new Error(why());
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoctorReport } from '@contract';
+import { Store, openDb } from '@core/store';
+import { MIGRATIONS } from '@core/store/migrations';
 import { sha256Hex } from '../helpers/http';
 import { sandbox, type Sandbox } from './fixtures';
 
@@ -50,6 +52,36 @@ describe('oklinux pull bldy', () => {
     expect(fs.statSync(bin).mode & 0o777).toBe(0o755);
     const doctor = DoctorReport.parse(JSON.parse((await s.cli(['doctor', '--json'])).stdout));
     expect(doctor.vmm).toEqual({ chosen: 'bldy', path: bin, reason: 'bldy installed by okLinux Desktop' });
+    // its digest is on record, for the check before each start
+    const store = new Store(path.join(s.home, 'oklinux.db'));
+    try {
+      expect(store.vmms.get('bldy')).toMatchObject({
+        sha256: sha256Hex(fs.readFileSync(bin)),
+        version: 'bldy 0.1.0-test',
+      });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps the digest of a bldy installed before digests had their own table (migration 3)', () => {
+    const file = path.join(s.work, 'v2.db');
+    const v2 = openDb(file, MIGRATIONS.slice(0, 2));
+    const event = v2.prepare("INSERT INTO events(at, kind, subject, data) VALUES (?, 'vmm.installed', 'bldy', ?)");
+    event.run('2026-01-01T00:00:00Z', JSON.stringify({ version: 'bldy 0.1', sha256: 'a'.repeat(64) }));
+    event.run('2026-02-01T00:00:00Z', JSON.stringify({ version: 'bldy 0.2', sha256: 'b'.repeat(64) }));
+    v2.close();
+    const store = new Store(file);
+    try {
+      expect(store.vmms.get('bldy')).toEqual({
+        name: 'bldy',
+        sha256: 'b'.repeat(64),
+        version: 'bldy 0.2',
+        installedAt: '2026-02-01T00:00:00Z',
+      });
+    } finally {
+      store.close();
+    }
   });
 
   it('does not install a bldy that does not run', async () => {

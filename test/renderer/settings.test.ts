@@ -1,8 +1,9 @@
 // @vitest-environment jsdom
 // Settings saves only what changed; in a browser the program setting (bldyPath) is read-only and never sent.
+// Its system check shows the doctor's warnings and whether okLinux runs as root.
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
-import type { OkLinuxApi, Settings as SettingsValue } from '@contract';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import type { DoctorReport, OkLinuxApi, Settings as SettingsValue } from '@contract';
 import { bridgeContext, type Bridge } from '@renderer/lib/bridge';
 import { settingsPatch, formFromSettings } from '@renderer/lib/settings-form';
 import Settings from '@renderer/components/Settings.svelte';
@@ -18,13 +19,13 @@ const SAVED: SettingsValue = {
 };
 
 /** An engine stand-in that records every settings:set patch. */
-function fakeBridge(kind: Bridge['kind']) {
+function fakeBridge(kind: Bridge['kind'], report?: DoctorReport) {
   const patches: Partial<SettingsValue>[] = [];
   let current = { ...SAVED };
   const api = {
     system: {
       info: async () => ({ version: '1.0.0', dataDir: '/home/ana/.local/share/oklinux' }),
-      doctor: () => new Promise(() => undefined),
+      doctor: () => (report ? Promise.resolve(report) : new Promise(() => undefined)),
     },
     settings: {
       get: async () => current,
@@ -86,5 +87,48 @@ describe('Settings view', () => {
     await fireEvent.input(bldy, { target: { value: '/usr/local/bin/bldy' } });
     await fireEvent.submit(screen.getByTestId('settings-form'));
     await waitFor(() => expect(patches).toEqual([{ bldyPath: '/usr/local/bin/bldy' }]));
+  });
+});
+
+const REPORT: DoctorReport = {
+  platform: 'linux 6.1.0',
+  arch: 'x64',
+  kvm: { present: true, readWrite: true, path: '/dev/kvm' },
+  qemu: { path: '/usr/bin/qemu-system-x86_64', version: '7.2.0' },
+  vmm: { chosen: 'qemu', path: '/usr/bin/qemu-system-x86_64', reason: 'bldy is not installed; QEMU found on PATH' },
+  dataDir: '/root/.local/share/oklinux',
+  schemaVersion: 3,
+  freeDiskBytes: 10 * 1024 ** 3,
+  runningAsRoot: true,
+  warnings: [
+    'okLinux runs as root (euid 0), so a guest can make root-owned set-user-ID programs in every writable share, ' +
+      'which any local user could run. okLinux clears those bits as they appear, but run okLinux as a normal user.',
+    'okLinux tightened the permissions of /root/.local/share/oklinux (was 0755) so other users cannot read it',
+  ],
+};
+
+describe('Settings: system check', () => {
+  it('shows the VMM and why, that okLinux runs as root, and every doctor warning', async () => {
+    const { bridge } = fakeBridge('browser', REPORT);
+    render(Settings, { context: bridgeContext(bridge) });
+    const report = screen.getByTestId('doctor-report');
+    await waitFor(() => expect(within(report).getByTestId('doctor-root').textContent).toContain('yes'));
+    expect(report.textContent).toContain('bldy is not installed; QEMU found on PATH');
+    expect(screen.getByTestId('doctor-root').textContent).toContain('run okLinux as a normal user');
+    const warnings = within(report).getByTestId('doctor-warnings');
+    expect(warnings.getAttribute('role')).toBe('status');
+    expect(
+      within(warnings)
+        .getAllByTestId('doctor-warning')
+        .map((w) => w.textContent),
+    ).toEqual(REPORT.warnings);
+  });
+
+  it('as a normal user: root "no", and says there are no warnings', async () => {
+    const { bridge } = fakeBridge('browser', { ...REPORT, runningAsRoot: false, warnings: [] });
+    render(Settings, { context: bridgeContext(bridge) });
+    await waitFor(() => expect(screen.getByTestId('doctor-root').textContent?.trim()).toBe('no'));
+    expect(screen.queryAllByTestId('doctor-warning')).toEqual([]);
+    expect(screen.getByTestId('doctor-warnings').textContent).toContain('No warnings.');
   });
 });

@@ -31,3 +31,11 @@ export function runUnprivileged(source: string): unknown {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Fails (never skips) a test that needs root, naming why: the README's test command and CI run as root, so a
+ * run without it must not look green while these attacks went untested.
+ */
+export function requireRoot(why: string): void {
+  if (!isRoot) throw new Error(`this test needs root (${why}); run the README's test command as root, as CI does`);
+}

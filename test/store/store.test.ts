@@ -58,6 +58,7 @@ describe('migrations', () => {
         'http_cache',
         'image_artifacts',
         'images',
+        'installed_vmms',
         'settings',
         'shares',
         'vms',

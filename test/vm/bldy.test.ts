@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '@core/engine';
 import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+import { FAKE_BLDY } from '../helpers/fake-bldy';
 import { processesMentioning, serveTestBundle, vmEnv, TEST_BUNDLE, type BundleServer } from '../helpers/vm';
 
 const t = tmpDir('oklinux-bldy-');
@@ -20,25 +21,6 @@ const record = path.join(t.dir, 'bldy-calls.log');
 const env = { ...vmEnv(home), FAKE_BLDY_LOG: record, OKLINUX_BOOT_WATCHDOG_MS: '1500' };
 const cli = (...args: string[]) => runCli(args, { env });
 let bundle: BundleServer;
-
-const FAKE_BLDY = `#!/bin/sh
-# A stand-in for bldy (crosvm's command line): records each call; "run" stays up silently
-# until "powerbtn" or "stop" is called with its control socket.
-echo "$*" >> "$FAKE_BLDY_LOG"
-case "$1" in
-  --version) echo "bldy 0.0.0-test"; exit 0 ;;
-  run)
-    sock=""; prev=""
-    for a in "$@"; do [ "$prev" = "-s" ] && sock="$a"; prev="$a"; done
-    echo $$ > "$sock.pid"
-    trap 'exit 0' USR1
-    trap 'exit 143' TERM
-    while :; do sleep 0.1; done ;;
-  powerbtn) kill -USR1 "$(cat "$2.pid")"; exit 0 ;;
-  stop) kill -KILL "$(cat "$2.pid")"; exit 0 ;;
-esac
-exit 2
-`;
 
 beforeAll(async () => {
   fs.mkdirSync(path.dirname(fake), { recursive: true });

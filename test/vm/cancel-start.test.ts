@@ -1,4 +1,9 @@
-/** Stopping a VM while its start is still downloading cancels the download and leaves it stopped. */
+/**
+ * Stopping a VM while its start is still downloading cancels the download and leaves it stopped.
+ * A start picks its VMM before it pulls, so QEMU must be installed: without it the test fails at
+ * once naming the package, and a start that ends before its download progressed fails the test
+ * at once with the start's own error (it used to wait for progress for the whole test timeout).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,12 +12,14 @@ import { OkError } from '@core/errors';
 import { sha256Hex, startTestServer, testBytes, type TestServer } from '../helpers/http';
 import { tmpDir } from '../helpers/tmp';
 import { vmEnv } from '../helpers/vm';
+import { requireQemu } from '../fixtures/guest';
 
 const t = tmpDir('oklinux-cancel-');
 const home = path.join(t.dir, 'home');
 let server: TestServer;
 
 beforeAll(async () => {
+  requireQemu();
   server = await startTestServer();
   const kernel = testBytes(4 * 1024 * 1024, 7);
   server.route('/k', { body: kernel, sliceDelayMs: 40 }); // about 2.5 s for the whole file
@@ -26,7 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server.close();
+  await server?.close();
   t.cleanup();
 });
 
@@ -46,8 +53,14 @@ describe('stop during a start', () => {
         () => null,
         (e: unknown) => e,
       );
-      await running;
+      // whichever comes first: the download's progress, or the start's end (which would be a bug here)
+      const early = await Promise.race([running.then(() => null), outcome.then((e) => e ?? 'it succeeded')]);
       off();
+      if (early !== null) {
+        throw new Error(
+          `the start ended before its download progressed: ${early instanceof Error ? early.message : String(early)}`,
+        );
+      }
       const stopped = await engine.invoke('vms:stop', { name: 'slow' });
       expect(stopped.state).toBe('stopped');
       const err = await outcome;

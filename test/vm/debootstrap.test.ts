@@ -179,7 +179,7 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
       /^host \/mnt\/host 9p trans=virtio,[^\n]*,_netdev,nofail 0 0$/m,
     );
     expect(fs.existsSync(path.join(root, 'usr', 'sbin', 'oklinux-init'))).toBe(true); // through /sbin -> usr/sbin
-    // output is tagged: the next prompt can land before it, as the console echoes typing at once
+    // type() waits for each command's completion marker and matches only its output, never the echo
     await run.type('echo "debian=$(cat /etc/debian_version)"', /debian=12\.\d+\r*\n/);
     await run.type('echo "uid=$(id -u)"', /uid=0\r*\n/);
     await run.type('echo "shell=$(readlink -f /proc/$$/exe)"', /shell=\/usr\/bin\/dash\r*\n/);

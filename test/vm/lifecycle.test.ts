@@ -71,6 +71,9 @@ describe('one VM, end to end', () => {
       await tap.run('cat /mnt/shared/from-host.txt', /hello from the host/);
       await tap.run('echo written-in-guest > /mnt/shared/from-guest.txt && echo W-OK', /W-OK/);
       expect(fs.readFileSync(path.join(shareDir, 'from-guest.txt'), 'utf8')).toBe('written-in-guest\n');
+      // a command that finishes late is still waited for (its marker, not its echo or a prompt)
+      await tap.run('sleep 1; echo late > /mnt/shared/late.txt');
+      expect(fs.readFileSync(path.join(shareDir, 'late.txt'), 'utf8')).toBe('late\n');
       await tap.run('cat /mnt/ro/keep.txt', /read me/);
       // the quotes keep the typed command's echo from matching
       const m = await tap.run(

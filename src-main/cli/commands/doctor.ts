@@ -30,6 +30,8 @@ export const doctorCommand: Command = {
         `data dir     ${r.dataDir}`,
         `schema       v${r.schemaVersion}`,
         `free disk    ${bytes(r.freeDiskBytes)}`,
+        `user         ${r.runningAsRoot ? 'root (euid 0)' : 'not root'}`,
+        ...r.warnings.map((w) => `warning      ${w}`),
       ].join('\n'),
     );
     return r.vmm.chosen ? 0 : 7;

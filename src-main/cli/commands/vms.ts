@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Vm } from '@contract';
 import type { Engine } from '@core/engine';
@@ -123,7 +124,10 @@ export function createInput(name: string, values: Record<string, unknown>) {
     append: values.append,
     backend: values.backend,
     accel: values.accel,
-    rootDir: values['root-dir'],
+    rootDir:
+      typeof values['root-dir'] === 'string' && values['root-dir']
+        ? path.resolve(values['root-dir'])
+        : values['root-dir'],
   };
 }
 
@@ -288,7 +292,9 @@ export const vmCommands: Command[] = [
     summary: 'Remove a VM (or, with --image or when no VM has the name, an installed image).',
     description:
       "A VM whose root filesystem the app made (from its image's rootfs) keeps its files there. On a terminal, rm asks " +
-      'whether to delete them; elsewhere, say --keep-root or --delete-root. A root chosen with --root-dir is never deleted.',
+      'whether to delete them; elsewhere, say --keep-root or --delete-root. A root chosen with --root-dir is never deleted. ' +
+      'Files go first: if some cannot be removed (a mount point, an immutable file), the VM is kept, each one is named ' +
+      'with its fix, and rm exits 8.',
     options: {
       'keep-root': { type: 'boolean' },
       'delete-root': { type: 'boolean' },
@@ -352,11 +358,12 @@ export const vmCommands: Command[] = [
         options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
         async run(io, { positionals, values }) {
           needArgs(positionals, 2, `share ${this.usage}`);
-          const hostPath = fs.existsSync(positionals[1]!) ? fs.realpathSync(positionals[1]!) : positionals[1]!;
+          // the engine resolves links itself (and names the link in its refusals)
+          const hostPath = path.resolve(positionals[1]!);
           const share = await withEngine(io, (e) =>
             e.invoke('shares:add', {
               vm: positionals[0],
-              hostPath: hostPath.startsWith('/') ? hostPath : `${process.cwd()}/${hostPath}`,
+              hostPath,
               readOnly: values.ro === true,
               tag: values.tag,
               guestPath: values['guest-path'],

@@ -1,7 +1,10 @@
 /**
  * The small HTTP layer the catalog uses for JSON listings, manifests and
  * sha256 files: undici `fetch` through an `EnvHttpProxyAgent` (HTTP_PROXY,
- * HTTPS_PROXY, NO_PROXY), a deadline, and failures turned into `OkError`s.
+ * HTTPS_PROXY, NO_PROXY) unless the caller passes its dispatcher (the engine
+ * passes the Settings-aware one), a deadline, redirects followed only to
+ * http(s) URLs (a `file:` Location fails at once, naming it), and failures
+ * turned into `OkError`s.
  */
 import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from 'undici';
 import { OkError } from '@core/errors';
@@ -38,14 +41,25 @@ export async function getText(
   const deadline = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   try {
-    const response = await fetch(url, {
-      headers: { 'user-agent': opts.userAgent ?? 'oklinux-desktop', ...headers },
-      dispatcher: opts.dispatcher ?? defaultDispatcher(),
-      signal,
-    });
-    const body = await response.text();
-    return { response, body };
+    let current = url;
+    let sent: Record<string, string> = { 'user-agent': opts.userAgent ?? 'oklinux-desktop', ...headers };
+    for (let hops = 0; ; hops++) {
+      const response = await fetch(current, {
+        headers: sent,
+        dispatcher: opts.dispatcher ?? defaultDispatcher(),
+        signal,
+        redirect: 'manual',
+      });
+      const location = REDIRECTS.has(response.status) ? response.headers.get('location') : null;
+      if (location === null) return { response, body: await response.text() };
+      await response.body?.cancel();
+      const next = redirectTarget(url, current, location, hops);
+      // credentials (a GitHub token) never follow a redirect to another origin, as fetch itself does
+      if (new URL(next).origin !== new URL(current).origin) sent = withoutCredentials(sent);
+      current = next;
+    }
   } catch (e) {
+    if (e instanceof OkError) throw e;
     if (opts.signal?.aborted) throw new OkError('CANCELLED', `cancelled: GET ${url}`, { cause: e });
     if (deadline.aborted) {
       throw new OkError('TIMEOUT', `GET ${url} took longer than ${opts.timeoutMs ?? 30_000} ms`, {
@@ -54,6 +68,34 @@ export async function getText(
     }
     throw new OkError('NETWORK', `could not reach ${url}: ${describeCause(e)}`, { cause: e });
   }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+/** The next hop of a redirect: http(s) only (a `file:` Location is refused at once), at most 10 hops. */
+function redirectTarget(url: string, from: string, location: string, hops: number): string {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new OkError('HTTP', `GET ${url}: ${from} redirected to "${location}", which is not a valid URL.`);
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new OkError(
+      'HTTP',
+      `GET ${url}: ${from} redirected to a ${next.protocol.replace(/:$/, '')}: URL (${next.href}); only http and ` +
+        'https redirects are followed.',
+    );
+  }
+  if (hops + 1 > MAX_REDIRECTS) throw new OkError('HTTP', `GET ${url}: more than ${MAX_REDIRECTS} redirects.`);
+  return next.href;
+}
+
+function withoutCredentials(h: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(h).filter(([k]) => !['authorization', 'cookie', 'proxy-authorization'].includes(k.toLowerCase())),
+  );
 }
 
 /** `HTTP` error for a non-2xx answer, quoting the start of the body. */

@@ -23,7 +23,31 @@ export function header(headers: OpenedResponse['headers'], name: string): string
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** GET `url`, following redirects (hops capped, loops refused). */
+/**
+ * Where a redirect leads. Only http(s) targets are followed: a `file:` (or any
+ * other scheme) Location is refused at once as an HTTP error, never retried.
+ */
+function redirectTarget(location: string, from: string, original: string): string {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new OkError(
+      'HTTP',
+      `${from} redirected to "${location}", which is not a valid URL (downloading ${original}).`,
+    );
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new OkError(
+      'HTTP',
+      `${from} redirected to a ${next.protocol.replace(/:$/, '')}: URL (${next.href}); only http and https ` +
+        `redirects are followed, so the download of ${original} was refused. Check the catalog's URL or the server.`,
+    );
+  }
+  return next.href;
+}
+
+/** GET `url`, following http(s) redirects (hops capped, loops refused, other schemes refused). */
 export async function openFollowingRedirects(url: string, opts: OpenOptions): Promise<OpenedResponse> {
   const chain = [url];
   let current = url;
@@ -39,7 +63,7 @@ export async function openFollowingRedirects(url: string, opts: OpenOptions): Pr
       return { url: current, statusCode: res.statusCode, headers: res.headers, body: res.body };
     }
     await res.body.dump();
-    const next = new URL(location, current).href;
+    const next = redirectTarget(location, current, url);
     if (chain.includes(next)) {
       throw new OkError('HTTP', `Redirect loop while downloading ${url}: ${[...chain, next].join(' -> ')}.`);
     }

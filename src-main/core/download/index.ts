@@ -1,5 +1,6 @@
 export { ContentStore, isSha256Hex, sha256File, type ContentEntry, type VerifyResult } from './cas';
 export { Downloader } from './downloader';
+export { ProxyDispatcher, normalizeProxy, proxyRoute, type ProxyConfig, type ProxyRoute } from './proxy';
 export { writeChunks } from './writer';
 export type {
   DownloadProgress,

@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFile } from 'node:child_process';
 import type { Dispatcher } from 'undici';
 import type { CatalogListing, CatalogSource, DownloadProgress, Image, VerifyResult } from '@contract';
 import type { EngineContext } from '@core/context';
@@ -25,10 +24,13 @@ import {
   type Manifest,
   type ManifestVmm,
 } from '@core/catalog';
-import { Downloader, sha256File } from '@core/download';
+import { Downloader, ProxyDispatcher, sha256File } from '@core/download';
 import { extractMember } from '@core/extract';
 import type { ImageRow } from '@core/store';
 import type { BootImage } from '@core/vm/manager';
+import { diskFullError } from '@core/datadir';
+import { checkPinned, type PinnedFile } from './integrity';
+import { installBldy } from './bldy-install';
 
 /** A kernel found in a tarball we import or pull: okLinux's layout. */
 export const KERNEL_MEMBER = 'arch/x86/boot/bzImage';
@@ -39,6 +41,7 @@ type Role = 'kernel' | 'initrd' | 'rootfs';
 export interface ImagesOptions {
   /** Downloader tuning (tests use small stall timeouts and fast retries). */
   downloader?: Partial<ConstructorParameters<typeof Downloader>[0]>;
+  /** One HTTP dispatcher for everything; default the Settings/environment proxy (see download/proxy.ts). */
   dispatcher?: Dispatcher;
   /** Built-in manifests (the bundled default), always part of the catalog. */
   builtinManifests?: string[];
@@ -48,19 +51,30 @@ export class Images {
   readonly downloader: Downloader;
   private cache: { at: number; listing: CatalogListing; manifests: Manifest[] } | null = null;
   private readonly active = new Map<string, DownloadProgress>();
+  /** Dispatchers this object made (closed with it): downloads, and catalog listings. */
+  private readonly owned: ProxyDispatcher[] = [];
+  private readonly catalogDispatcher: Dispatcher;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly opts: ImagesOptions = {},
   ) {
     fs.mkdirSync(ctx.paths.downloads, { recursive: true });
+    // The proxy from Settings (read at each request) wins over the environment's.
+    const proxied = (tunnel: boolean): ProxyDispatcher => {
+      const d = new ProxyDispatcher(() => ({ proxy: ctx.store.settings.get().proxy, env: ctx.env }), { tunnel });
+      this.owned.push(d);
+      return d;
+    };
     this.downloader = new Downloader({
       root: ctx.paths.store,
       partialDir: ctx.paths.downloads,
       state: ctx.store.downloads,
-      ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
+      dispatcher: opts.dispatcher ?? proxied(false),
       ...opts.downloader,
     });
+    // catalog requests keep their CONNECT tunnel through an HTTP proxy, as before
+    this.catalogDispatcher = opts.dispatcher ?? proxied(true);
   }
 
   private get store() {
@@ -96,8 +110,8 @@ export class Images {
     this.ctx.bus.emit({ type: 'catalog:changed' });
   }
 
-  private httpOpts(): { dispatcher?: Dispatcher } {
-    return this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {};
+  private httpOpts(): { dispatcher: Dispatcher } {
+    return { dispatcher: this.catalogDispatcher };
   }
 
   private get httpCache(): HttpCache {
@@ -309,7 +323,9 @@ export class Images {
         `${src} has SHA-256 ${sha256}, but ${expected} was expected; it was not installed.`,
       );
     }
-    const entry = await this.downloader.cas.importFile(src);
+    const entry = await this.downloader.cas.importFile(src).catch((e: unknown) => {
+      throw this.diskFull(e);
+    });
     if (expected && entry.sha256 !== expected) {
       // the file changed while it was being copied in
       throw new OkError(
@@ -318,6 +334,12 @@ export class Images {
       );
     }
     return { sha256: entry.sha256, size: entry.size, path: this.downloader.cas.path(entry.sha256) };
+  }
+
+  /** A write that failed for lack of space (extraction's DISK_FULL included) names the data directory's disk. */
+  private diskFull(e: unknown): unknown {
+    const inner = e instanceof OkError && e.code === 'DISK_FULL' ? (e.cause ?? e) : e;
+    return diskFullError(inner, this.ctx.paths.root) ?? e;
   }
 
   private progress(p: DownloadProgress): void {
@@ -399,7 +421,41 @@ export class Images {
       }
       out.push({ sha256: a.sha256, path: a.path, ok: r.ok, problem });
     }
+    const bldy = await this.verifyBldy();
+    if (bldy) out.push(bldy);
     return out;
+  }
+
+  /**
+   * The installed bin/bldy against the digest recorded when it was installed. A
+   * changed one is removed (starts refuse it anyway); one okLinux did not
+   * install is reported, never run, and left alone.
+   */
+  private async verifyBldy(): Promise<VerifyResult | null> {
+    const bin = path.join(this.ctx.paths.bin, 'bldy');
+    if (!fs.existsSync(bin)) return null;
+    const actual = await sha256File(bin).then(
+      (r) => r.sha256,
+      () => null,
+    );
+    const rec = this.store.vmms.get('bldy');
+    if (!rec) {
+      return {
+        sha256: actual ?? '0'.repeat(64),
+        path: bin,
+        ok: false,
+        problem:
+          'okLinux Desktop did not install it (no digest on record), so it is never run; remove it, or run "oklinux pull bldy"',
+      };
+    }
+    if (actual === rec.sha256) return { sha256: rec.sha256, path: bin, ok: true, problem: null };
+    fs.rmSync(bin, { force: true });
+    return {
+      sha256: rec.sha256,
+      path: bin,
+      ok: false,
+      problem: `${actual ? `its content hashes to ${actual}` : 'it cannot be read'}, not to the digest recorded at install, so it was removed; run "oklinux pull bldy" to install it again`,
+    };
   }
 
   /** Import a kernel file, a tarball holding arch/x86/boot/bzImage, or a manifest (added as a catalog source). */
@@ -419,6 +475,8 @@ export class Images {
       try {
         await extractMember(src, KERNEL_MEMBER, tmp);
         sha = (await this.importLocal(tmp, null)).sha256;
+      } catch (e) {
+        throw this.diskFull(e);
       } finally {
         fs.rmSync(tmp, { force: true });
       }
@@ -434,7 +492,13 @@ export class Images {
     return toImage(row);
   }
 
-  /** Boot files for `ref`, pulling it first if `pull`; each artifact re-checked by size. */
+  /**
+   * Boot files for `ref`, pulling it first if `pull`. The kernel and initrd are
+   * hashed again here (CHECKSUM when one changed since it was installed) and
+   * returned as `pinned`, for the supervisor's own check right before the VMM
+   * runs; the rootfs tarball is checked by size here and hashed before it is
+   * extracted (`rootfsPin`).
+   */
   async bootImage(
     ref: string,
     opts: { pull: boolean; signal?: AbortSignal },
@@ -445,30 +509,41 @@ export class Images {
       await this.pull(ref, opts.signal ? { signal: opts.signal } : {});
       img = this.store.images.get(ref);
     }
+    const repair =
+      img.kind === 'local'
+        ? `Run "oklinux verify" (it takes damaged files out of the store), then import "${ref}" again.`
+        : `Run "oklinux verify" (it takes damaged files out of the store), then "oklinux pull ${ref}".`;
+    const pins = new Map<Role, PinnedFile>();
     for (const a of img.artifacts) {
       if (fileSize(a.path) !== a.size) {
-        throw new OkError(
-          'CHECKSUM',
-          `The ${a.role} of "${ref}" (${a.path}) is missing or damaged. Run "oklinux verify", then "oklinux pull ${ref}".`,
-        );
+        throw new OkError('CHECKSUM', `The ${a.role} of "${ref}" (${a.path}) is missing or damaged. ${repair}`);
       }
+      const pin = { what: `the ${a.role} of "${ref}"`, path: a.path, sha256: a.sha256, repair };
+      if (a.role !== 'rootfs') await checkPinned(pin);
+      pins.set(a.role, pin);
     }
-    const by = (r: Role) => img.artifacts.find((a) => a.role === r)?.path;
-    const kernel = by('kernel');
+    const kernel = pins.get('kernel');
     if (!kernel) throw new OkError('NOT_FOUND', `The image "${ref}" has no kernel.`);
-    const initrd = by('initrd');
+    const initrd = pins.get('initrd');
+    const rootfs = pins.get('rootfs');
     return {
-      kernelPath: kernel,
-      ...(initrd ? { initrdPath: initrd } : {}),
+      kernelPath: kernel.path,
+      ...(initrd ? { initrdPath: initrd.path } : {}),
       cmdline: img.cmdline,
-      rootfs: by('rootfs') ?? null,
+      rootfs: rootfs?.path ?? null,
+      ...(rootfs ? { rootfsPin: rootfs } : {}),
+      pinned: initrd ? [kernel, initrd] : [kernel],
       image: img,
     };
   }
 
   // ------------------------------------------------------------------ bldy
 
-  /** Install the platform's bldy from the manifests' `vmm` entries; it must run before it counts. */
+  /**
+   * Install the platform's bldy from the manifests' `vmm` entries; it must run
+   * before it counts. Its SHA-256 is recorded (installed_vmms) and checked
+   * before every start that uses it.
+   */
   async installVmm(): Promise<string> {
     const { manifests } = await this.catalog();
     const os = process.platform === 'darwin' ? 'darwin' : process.platform === 'win32' ? 'windows' : 'linux';
@@ -493,27 +568,12 @@ export class Images {
       },
       `bldy ${entry.version}`,
     );
-    fs.mkdirSync(this.ctx.paths.bin, { recursive: true });
-    const dest = path.join(this.ctx.paths.bin, 'bldy');
-    const tmp = `${dest}.tmp-${process.pid}`;
-    fs.copyFileSync(this.downloader.cas.path(sha), tmp);
-    fs.chmodSync(tmp, 0o755);
-    const version = await new Promise<string>((resolve, reject) =>
-      execFile(tmp, ['--version'], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
-    ).catch((e: unknown) => {
-      fs.rmSync(tmp, { force: true });
-      throw new OkError(
-        'VMM',
-        `The downloaded bldy ${entry.version} does not run on this machine (${(e as Error).message}); it was not installed.`,
-      );
-    });
-    fs.renameSync(tmp, dest);
-    this.store.events.append('vmm.installed', 'bldy', { version, sha256: sha });
-    return dest;
+    return installBldy(this.ctx, { from: this.downloader.cas.path(sha), sha256: sha, version: entry.version });
   }
 
-  close(): Promise<void> {
-    return this.downloader.close();
+  async close(): Promise<void> {
+    await this.downloader.close();
+    await Promise.all(this.owned.map((d) => d.close()));
   }
 }
 

@@ -5,23 +5,37 @@ import type { DoctorReport, DirListing } from '@contract';
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
-import { freeDiskBytes, kvmStatus, qemuBinaryName, resolveVmm, toolVersion, which } from '@core/host-tools';
+import { chooseBackend, freeDiskBytes, kvmStatus, qemuBinaryName, toolVersion, which } from '@core/host-tools';
+import { kvmProblem } from '@core/vmm/accel';
+import { rootWarning } from '@core/shares/suid';
 import { version } from '../version';
 import { setSettings } from './settings';
 
 export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   const settings = ctx.store.settings.get();
   const qemuPath = which(qemuBinaryName(), ctx.env.PATH);
-  const vmm = resolveVmm({ configured: settings.bldyPath, binDir: ctx.paths.bin, envPath: ctx.env.PATH });
+  const kvm = await kvmStatus();
+  // the choice a VM with backend and accel "auto" gets under the current settings
+  const vmm = chooseBackend({
+    configured: settings.bldyPath,
+    binDir: ctx.paths.bin,
+    envPath: ctx.env.PATH,
+    backend: settings.backend,
+    accel: settings.accel,
+    kvmProblem: kvm.readWrite ? null : await kvmProblem(kvm.path),
+  });
+  const root = rootWarning();
   return {
     platform: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
-    kvm: await kvmStatus(),
+    kvm,
     qemu: { path: qemuPath, version: qemuPath ? await toolVersion(qemuPath) : null },
     vmm: { chosen: vmm.kind, path: vmm.path, reason: vmm.reason },
     dataDir: ctx.paths.root,
     schemaVersion: ctx.store.schemaVersion,
     freeDiskBytes: await freeDiskBytes(ctx.paths.root),
+    runningAsRoot: process.geteuid?.() === 0,
+    warnings: [...(root ? [root] : []), ...ctx.notices],
   };
 }
 

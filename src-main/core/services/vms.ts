@@ -1,17 +1,24 @@
-import path from 'node:path';
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import type { VmManager } from '@core/vm/manager';
 import {
+  checkRootDir,
+  checkShareHost,
+  recheckShareHost,
   defaultGuestPath,
-  ROOT_TAG,
-  tagFor,
-  validateHostDir,
-  validateTag,
   fstabLine,
+  homeDir,
+  hostPrograms,
   mountOptions,
+  mountParam,
+  ROOT_TAG,
+  rootParams,
+  tagFor,
+  validateShareLayout,
 } from '@core/shares';
+import { GUEST_INIT_PATH } from '@core/vm/root';
+import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
 import type { ShareRow } from '@core/store';
 
 export const DEFAULT_CPUS = 2;
@@ -46,6 +53,8 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     const st = store.vms.get(vm).state;
     return st !== 'stopped' && st !== 'crashed';
   };
+  /** Programs the app runs (VMMs, itself): a writable share must not hold them. */
+  const vmmPrograms = () => hostPrograms(store.settings.get().bldyPath, ctx.env.PATH);
   /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
   const changed = (vm: string, live: boolean): void => {
     if (live) store.vms.update(vm, { restartNeeded: true });
@@ -59,16 +68,10 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       return vms.vm(name);
     },
     'vms:create': async (input) => {
-      if (input.rootDir) {
-        await validateHostDir(input.rootDir, { writable: true });
-        const rel = path.relative(ctx.paths.root, path.resolve(input.rootDir));
-        if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
-          throw new OkError(
-            'INVALID_INPUT',
-            `--root-dir ${input.rootDir} is inside the okLinux data directory (${ctx.paths.root}), whose folders the app manages and deletes; choose a folder outside it.`,
-          );
-        }
-      }
+      // the realpath is stored, after the checks ran on it (see shares/host.ts)
+      const rootDir = input.rootDir
+        ? await checkRootDir(input.rootDir, { dataDir: ctx.paths.root, home: homeDir(ctx.env) })
+        : null;
       store.vms.create({
         name: input.name,
         image: input.image,
@@ -77,7 +80,7 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
         append: input.append ?? '',
         backend: input.backend ?? 'auto',
         accel: input.accel ?? 'auto',
-        rootDir: input.rootDir ?? null,
+        rootDir,
       });
       store.events.append('vm.created', input.name, input);
       const vm = vms.vm(input.name);
@@ -108,31 +111,56 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
     'shares:list': ({ vm }) => store.shares.list(vm).map(publicShare),
     'shares:add': async ({ vm, hostPath, readOnly, tag, guestPath }) => {
       store.vms.get(vm);
-      await validateHostDir(hostPath, { writable: !readOnly });
-      const existing = store.shares.list(vm);
-      if (existing.some((s) => s.hostPath === hostPath)) {
-        throw new OkError('ALREADY_EXISTS', `${hostPath} is already shared with the VM "${vm}".`);
-      }
-      let t: string;
-      if (tag) {
-        validateTag(tag);
-        t = tag;
-      } else {
-        t = tagFor(hostPath, [ROOT_TAG, ...existing.map((s) => s.tag)]);
-      }
-      const live = running(vm);
-      const share = store.shares.add(vm, {
-        tag: t,
-        hostPath,
-        readOnly: readOnly ?? false,
-        guestPath: guestPath ?? defaultGuestPath(t),
-        pending: live,
+      const real = await checkShareHost(hostPath, {
+        writable: !readOnly,
+        dataDir: ctx.paths.root,
+        programs: vmmPrograms(),
       });
-      store.events.append('share.added', vm, { tag: t, hostPath });
+      const live = running(vm);
+      // the layout check and the insert are one transaction, so racing adds cannot both pass
+      const share = store.tx(() => {
+        const existing = store.shares.list(vm);
+        const same = existing.find((s) => s.hostPath === real);
+        if (same) {
+          throw new OkError('ALREADY_EXISTS', `${real} is already shared with the VM "${vm}" (tag "${same.tag}").`);
+        }
+        const t = tag ?? tagFor(real, [ROOT_TAG, ...existing.map((s) => s.tag)]);
+        const gp = guestPath ?? defaultGuestPath(t);
+        const taken = existing.find((s) => s.tag === t) ?? existing.find((s) => s.guestPath === gp);
+        if (taken) {
+          throw new OkError(
+            'ALREADY_EXISTS',
+            taken.tag === t
+              ? `The VM "${vm}" already has a share tagged "${t}" (${taken.hostPath}). Pick another tag with --tag.`
+              : `The share "${taken.tag}" (${taken.hostPath}) already mounts at ${gp} in the VM "${vm}". Pick another guest path with --guest-path.`,
+          );
+        }
+        const next = {
+          tag: t,
+          hostPath: real,
+          readOnly: readOnly ?? false,
+          guestPath: gp,
+        };
+        checkShareSet(ctx, vm, [...existing, next]);
+        return store.shares.add(vm, { ...next, pending: live });
+      });
+      store.events.append('share.added', vm, { tag: share.tag, hostPath: real });
       changed(vm, live);
       return publicShare(share);
     },
-    'shares:update': ({ vm, tag, readOnly }) => {
+    'shares:update': async ({ vm, tag, readOnly }) => {
+      const current = store.shares.get(vm, tag);
+      // a share made writable must be writable, and must still be a folder it may be
+      await recheckShareHost(current.hostPath, {
+        writable: !readOnly,
+        dataDir: ctx.paths.root,
+        programs: vmmPrograms(),
+      });
+      checkShareSet(
+        ctx,
+        vm,
+        store.shares.list(vm).map((s) => (s.tag === tag ? { ...s, readOnly } : s)),
+      );
       const live = running(vm);
       const share = store.shares.update(vm, tag, { readOnly, pending: live || undefined });
       changed(vm, live);
@@ -145,6 +173,38 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       return null;
     },
   };
+}
+
+/**
+ * The guest side of a VM's shares (`validateShareLayout`: tags, guest paths, uniqueness, no
+ * nesting), and whether their kernel parameters still fit the kernel's command line next to the
+ * VM's own (its image's, when installed, and --append): what `start` would otherwise refuse.
+ */
+function checkShareSet(
+  ctx: EngineContext,
+  vm: string,
+  shares: { tag: string; guestPath: string; readOnly: boolean }[],
+): void {
+  validateShareLayout(shares);
+  const row = ctx.store.vms.get(vm);
+  const fixed = [
+    ctx.store.images.find(row.image)?.cmdline ?? '',
+    'console=ttyS0 panic=-1',
+    `oklinux.hostname=${vm}`,
+    `init=${GUEST_INIT_PATH}`,
+    rootParams('qemu'),
+    row.append,
+  ];
+  // QEMU's msize has the most digits: the longest form either backend would pass
+  const params = shares.map((s) => mountParam({ ...s, mountOptions: mountOptions('qemu', s.readOnly) }));
+  const bytes = Buffer.byteLength([...fixed, ...params].filter(Boolean).join(' '));
+  if (bytes > MAX_CMDLINE_BYTES) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `with this share the VM "${vm}" would need a kernel command line of ${bytes} bytes, over the kernel's ` +
+        `${MAX_CMDLINE_BYTES}; use shorter tags and guest paths, or fewer shares`,
+    );
+  }
 }
 
 /** The shares of a VM as fstab lines (`oklinux share ls --fstab`), for the backend it would use. */

@@ -1,4 +1,15 @@
 export { ROOT_TAG, MAX_TAG_BYTES, checkTagSyntax, validateTag, tagFor } from './tags';
-export { validateHostDir, validateGuestPath, defaultGuestPath } from './paths';
+export { validateHostDir, validateGuestPath, defaultGuestPath, MAX_GUEST_PATH_BYTES } from './paths';
+export { validateShareLayout } from './layout';
+export type { ShareLayout } from './layout';
+export {
+  checkShareHost,
+  checkRootDir,
+  recheckShareHost,
+  recheckRootDir,
+  homeDir,
+  hostPrograms,
+  relation,
+} from './host';
 export { QEMU_MSIZE, BLDY_MSIZE, msizeFor, mountOptions, mountParam, fstabLine, rootParams } from './mount';
 export type { MountedShare } from './mount';

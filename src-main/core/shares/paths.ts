@@ -68,10 +68,15 @@ const SYSTEM_DIRS = new Set([
   '/var',
 ]);
 
+/** Kernel filesystems: a mount point cannot be made inside them. */
+const KERNEL_TREES = ['/dev', '/proc', '/sys'];
+/** Longest guest path taken: a file name's limit, well within the kernel command line's 2047 bytes. */
+export const MAX_GUEST_PATH_BYTES = 255;
+
 /**
  * Validates a guest mount point: absolute, normalized, not "/", no "..", no ":" or whitespace
- * (it travels in a kernel parameter and an fstab line), no quotes or backslashes, and not a
- * system directory.
+ * (it travels in a kernel parameter and an fstab line), no quotes or backslashes, at most
+ * 255 bytes, not a system directory and not inside /dev, /proc or /sys.
  */
 export function validateGuestPath(p: string): void {
   const bad = (why: string): never => {
@@ -84,7 +89,12 @@ export function validateGuestPath(p: string): void {
   if (p.split('/').includes('..')) bad('contains ".."; give the mount point directly');
   if (path.posix.normalize(p) !== p || p.endsWith('/'))
     bad(`is not normalized; write it as "${path.posix.normalize(p).replace(/(.)\/$/, '$1')}"`);
+  if (Buffer.byteLength(p) > MAX_GUEST_PATH_BYTES)
+    bad(`is ${Buffer.byteLength(p)} bytes long; use at most ${MAX_GUEST_PATH_BYTES}, e.g. /mnt/data`);
   if (SYSTEM_DIRS.has(p)) bad('is a system directory the guest needs; mount the share elsewhere, e.g. /mnt/data');
+  const kernelTree = KERNEL_TREES.find((d) => p.startsWith(`${d}/`));
+  if (kernelTree)
+    bad(`is inside ${kernelTree}, where no mount point can be made; mount the share elsewhere, e.g. /mnt/data`);
 }
 
 /** Where a share is mounted when the user does not say. */

@@ -2,20 +2,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { OkError } from '@core/errors';
+import { createPrivateFile, diskFullError, makeDirs } from '@core/datadir';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 
 export type Db = Database.Database;
 
 /**
  * Open (creating if needed) the database at `file`, with WAL, foreign keys and a
- * busy timeout, and bring its schema up to date in one transaction.
+ * busy timeout, and bring its schema up to date in one transaction. A new database file
+ * is created 0600 first: SQLite gives its -wal and -shm files the database's mode.
  */
 export function openDb(file: string, migrations: readonly string[] = MIGRATIONS): Db {
   const dir = path.dirname(file);
+  makeDirs(dir);
   try {
-    fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.R_OK);
+    createPrivateFile(file);
   } catch (e) {
+    const full = diskFullError(e, dir);
+    if (full) throw full;
     throw new OkError(
       'DATA_DIR',
       `The data directory ${dir} cannot be used (${(e as NodeJS.ErrnoException).code ?? String(e)}). ` +
@@ -43,6 +48,8 @@ export function openDb(file: string, migrations: readonly string[] = MIGRATIONS)
 }
 
 function dbFileError(file: string, e: unknown): OkError {
+  const full = diskFullError(e, path.dirname(file));
+  if (full) return full;
   const code = (e as { code?: string }).code ?? '';
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
     return new OkError(
@@ -59,7 +66,11 @@ function dbFileError(file: string, e: unknown): OkError {
       { cause: e },
     );
   }
-  return new OkError('DATA_DIR', `The database ${file} cannot be opened: ${(e as Error).message}`, { cause: e });
+  return new OkError(
+    'DATA_DIR',
+    `The database ${file} cannot be opened: ${(e as Error).message}${code ? ` (${code})` : ''}`,
+    { cause: e },
+  );
 }
 
 function migrate(db: Db, file: string, migrations: readonly string[]): void {

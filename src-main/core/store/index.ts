@@ -562,6 +562,25 @@ export class Store {
     },
   };
 
+  // ---- VMMs installed into bin/, with the digest checked before each start
+  readonly vmms = {
+    get: (name: string): { name: string; sha256: string; version: string; installedAt: string } | undefined => {
+      const r = this.db.prepare('SELECT * FROM installed_vmms WHERE name = ?').get(name) as Raw | undefined;
+      return (
+        r && { name, sha256: r.sha256 as string, version: r.version as string, installedAt: r.installed_at as string }
+      );
+    },
+    record: (name: string, sha256: string, version: string): void => {
+      this.db
+        .prepare(
+          `INSERT INTO installed_vmms(name, sha256, version, installed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET sha256 = excluded.sha256, version = excluded.version,
+             installed_at = excluded.installed_at`,
+        )
+        .run(name, sha256, version, now());
+    },
+  };
+
   // ---- event log
   readonly events = {
     append: (kind: string, subject: string | null, data?: unknown): number =>

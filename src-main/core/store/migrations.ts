@@ -116,6 +116,21 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE downloads ADD COLUMN sha256 TEXT;
   ALTER TABLE downloads ADD COLUMN label TEXT NOT NULL DEFAULT '';
   `,
+  // 3: the digest of each VMM the app installed into bin/, checked before every start.
+  // Backfilled from the install event (which recorded it) for a bldy installed before.
+  `
+  CREATE TABLE installed_vmms (
+    name         TEXT PRIMARY KEY,     -- the file name in bin/ ('bldy')
+    sha256       TEXT NOT NULL CHECK (length(sha256) = 64),
+    version      TEXT NOT NULL,
+    installed_at TEXT NOT NULL
+  );
+  INSERT INTO installed_vmms(name, sha256, version, installed_at)
+    SELECT subject, json_extract(data, '$.sha256'), coalesce(json_extract(data, '$.version'), ''), at
+    FROM events
+    WHERE kind = 'vmm.installed' AND subject = 'bldy' AND length(json_extract(data, '$.sha256')) = 64
+    ORDER BY id DESC LIMIT 1;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,8 +1,10 @@
 /**
  * The per-VM console log: appended as output arrives, capped in size, rotated to
- * `<file>.1` (one generation) when the cap is reached.
+ * `<file>.1` (one generation) when the cap is reached. Both are 0600: a console shows what
+ * the guest prints, passwords typed at a prompt included.
  */
 import fs from 'node:fs';
+import { openPrivateFile } from '@core/datadir';
 
 export const DEFAULT_LOG_CAP = 4 * 1024 * 1024;
 
@@ -13,7 +15,7 @@ export class ConsoleLog {
     readonly file: string,
     readonly cap = DEFAULT_LOG_CAP,
   ) {
-    this.fd = fs.openSync(file, 'a');
+    this.fd = openPrivateFile(file);
     this.size = fs.fstatSync(this.fd).size;
   }
 
@@ -27,7 +29,7 @@ export class ConsoleLog {
   private rotate(): void {
     fs.closeSync(this.fd);
     fs.renameSync(this.file, `${this.file}.1`);
-    this.fd = fs.openSync(this.file, 'a');
+    this.fd = openPrivateFile(this.file);
     this.size = 0;
   }
 

@@ -10,17 +10,22 @@ import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@core/errors';
 import type { VmRow } from '@core/store';
-import { qemuBinaryName, resolveVmm } from '@core/host-tools';
-import { resolveAccel } from '@core/vmm/accel';
+import type { PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
 import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
 import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import { ROOT_TAG, mountOptions, validateHostDir } from '@core/shares';
+import { ROOT_TAG, hostPrograms, mountOptions, recheckShareHost } from '@core/shares';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
 import type { LaunchPlan } from './supervisor';
+import { writeSignedPlan } from './plan-auth';
 import { GUEST_INIT_PATH } from './root';
+import { removalFailed, removeVmFiles } from './remove-tree';
+import { openPrivateFile } from '@core/datadir';
+import { ensureSocketDir } from '@core/run-dir';
+import { startWarnings } from '@core/shares/suid';
+import { launchTarget } from './backend';
 
 /** What booting needs from an installed image. */
 export interface BootImage {
@@ -29,6 +34,10 @@ export interface BootImage {
   cmdline: string;
   /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
   rootfs?: string | null;
+  /** The rootfs tarball's digest, checked before it is extracted. */
+  rootfsPin?: PinnedFile;
+  /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
+  pinned?: PinnedFile[];
 }
 
 /** How to start a supervisor process: `command args… <plan file>`. */
@@ -51,6 +60,10 @@ export interface PlannedStart {
   args: string[];
   spec: VmSpec;
   accelReason: string;
+  /** Why this backend (see `chooseBackend`). */
+  backendReason: string;
+  /** The VMM binary (an installed bldy) and the boot files, with their digests. */
+  pinned: PinnedFile[];
 }
 
 const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
@@ -142,55 +155,33 @@ export class VmManager {
     return this.store.vms.list().map((r) => this.vm(r.name));
   }
 
-  /** Work out exactly what would run: backend, binary, argv. Nothing is started. */
+  /**
+   * Work out exactly what would run: backend, binary, argv. Nothing is started.
+   * The files it boots are hashed again (see images/integrity.ts), dry run or
+   * not: a changed kernel, initrd or installed bldy is refused with CHECKSUM.
+   */
   async plan(
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
-    const settings = this.store.settings.get();
-    const chosen = resolveVmm({
-      configured: settings.bldyPath,
-      binDir: this.ctx.paths.bin,
-      envPath: this.ctx.env.PATH,
-    });
-    const wanted =
-      opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend !== 'auto' ? settings.backend : null);
-    let backend: VmmBackend;
-    let bin: string;
-    if (wanted === 'bldy' || (!wanted && (chosen.kind === 'bldy' || chosen.kind === 'crosvm'))) {
-      backend = 'bldy';
-      bin = chosen.kind === 'bldy' || chosen.kind === 'crosvm' ? chosen.path! : 'bldy';
-    } else if (wanted === 'qemu' || chosen.kind === 'qemu') {
-      backend = 'qemu';
-      bin = chosen.kind === 'qemu' ? chosen.path! : qemuBinaryName();
-    } else {
-      throw new OkError('VMM', `Cannot start "${vm.name}": ${chosen.reason}.`);
-    }
-    if (opts.prepare && !path.isAbsolute(bin)) {
-      throw new OkError(
-        'VMM',
-        backend === 'bldy'
-          ? `Cannot start "${vm.name}": bldy was asked for but is not installed. Set its path in settings, pull a catalog's bldy, or use --backend qemu.`
-          : `Cannot start "${vm.name}": ${qemuBinaryName()} is not installed (Debian/Ubuntu: "apt-get install qemu-system-x86").`,
-      );
-    }
-    const accelSetting = vm.accel !== 'auto' ? vm.accel : settings.accel;
-    // bldy runs only with KVM: asking for it explains clearly when /dev/kvm is unusable
-    const accel = await resolveAccel(backend === 'bldy' ? 'kvm' : accelSetting).catch((e: unknown) => {
-      if (opts.prepare) throw e;
-      return { accel: 'kvm' as const, reason: 'dry run' };
-    });
-
+    const { backend, bin, accel, reason, pinned } = await launchTarget(this.ctx, vm, opts);
     const image = await this.opts.resolveImage(vm.image, {
       pull: opts.pull,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const shares: ShareSpec[] = [];
     for (const s of this.store.shares.list(vm.name)) {
-      if (opts.prepare) await validateHostDir(s.hostPath, { writable: !s.readOnly });
+      // checked again (realpath, data directory) right before the VMM gets it
+      const hostPath = opts.prepare
+        ? await recheckShareHost(s.hostPath, {
+            writable: !s.readOnly,
+            dataDir: this.ctx.paths.root,
+            programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), bin],
+          })
+        : s.hostPath;
       shares.push({
         tag: s.tag,
-        hostPath: s.hostPath,
+        hostPath,
         readOnly: s.readOnly,
         guestPath: s.guestPath,
         mountOptions: mountOptions(backend, s.readOnly),
@@ -217,7 +208,7 @@ export class VmManager {
       memoryMiB: vm.memoryMiB,
       accel: accel.accel,
       runDir,
-      controlSocket: path.join(runDir, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
+      controlSocket: this.ctx.paths.socket(vm.id, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
       shares,
       ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
     };
@@ -229,7 +220,15 @@ export class VmManager {
       const prepared = opts.prepare ? await prepareBldyShares(spec) : planBldyShares(spec);
       args = bldyArgv(spec, prepared);
     }
-    return { backend, bin, args, spec, accelReason: accel.reason };
+    return {
+      backend,
+      bin,
+      args,
+      spec,
+      accelReason: accel.reason,
+      backendReason: reason,
+      pinned: [...pinned, ...(image.pinned ?? [])],
+    };
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
@@ -252,8 +251,10 @@ export class VmManager {
       const planned = await this.plan(vm, { pull: true, prepare: true, signal: abort.signal });
       if (abort.signal.aborted) throw new OkError('CANCELLED', `The start of "${name}" was cancelled.`);
       const runDir = planned.spec.runDir;
-      fs.mkdirSync(runDir, { recursive: true });
-      fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true });
+      fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+      ensureSocketDir(this.ctx.paths, vm.id);
+      fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true, mode: 0o700 });
+      const rwShares = planned.spec.shares.filter((s) => !s.readOnly).map((s) => s.hostPath);
       fs.rmSync(planned.spec.controlSocket, { force: true });
       const plan: LaunchPlan = {
         vm: name,
@@ -263,7 +264,7 @@ export class VmManager {
         args: planned.args,
         cwd: runDir,
         controlSocket: planned.spec.controlSocket,
-        consoleSocket: path.join(runDir, 'console.sock'),
+        consoleSocket: this.ctx.paths.socket(vm.id, 'console.sock'),
         logFile: this.ctx.paths.consoleLog(name),
         gracefulMs: envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000),
         watchdogMs: envMs(this.ctx.env, 'OKLINUX_BOOT_WATCHDOG_MS', 30_000),
@@ -271,18 +272,21 @@ export class VmManager {
           planned.spec.accel === 'kvm'
             ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
             : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
+        setIdScrub: rwShares,
+        verify: planned.pinned,
       };
+      // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)
       const planFile = path.join(runDir, 'launch.json');
-      fs.writeFileSync(`${planFile}.tmp`, JSON.stringify(plan));
-      fs.renameSync(`${planFile}.tmp`, planFile);
+      writeSignedPlan(planFile, plan, this.ctx.paths.root);
       this.store.shares.clearPending(name);
-      const supLog = fs.openSync(path.join(runDir, 'supervisor.log'), 'a');
+      const supLog = openPrivateFile(path.join(runDir, 'supervisor.log'));
       let sup;
       try {
         sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
           detached: true,
           stdio: ['ignore', 'ignore', supLog],
-          env: this.ctx.env,
+          // the supervisor finds the data dir (and its key) as the app does: say which one (--home)
+          env: { ...this.ctx.env, OKLINUX_HOME: path.resolve(this.ctx.paths.root) },
         });
       } finally {
         fs.closeSync(supLog);
@@ -308,6 +312,10 @@ export class VmManager {
         await new Promise((r) => setTimeout(r, 25));
       }
       this.emit(name);
+      const rootDir = planned.spec.rootShare?.hostPath ?? null;
+      for (const message of startWarnings({ vm: name, rwShares, rootDir, dataDir: this.ctx.paths.root })) {
+        this.ctx.bus.emit({ type: 'warning', vm: name, message });
+      }
       await this.monitor(name).catch(() => undefined);
       return this.vm(name);
     } catch (e) {
@@ -334,7 +342,7 @@ export class VmManager {
     if (existing) return existing;
     const row = this.store.vms.get(name);
     if (row.state !== 'running' && row.state !== 'stopping') return null;
-    const sockPath = path.join(this.ctx.paths.runDir(row.id), 'console.sock');
+    const sockPath = this.ctx.paths.socket(row.id, 'console.sock');
     const opening = ConsoleClient.connect(sockPath, (m) => {
       if (m.type === 'data') this.ctx.bus.emit({ type: 'console:data', vm: name, data: m.data });
       else if (m.type === 'exit' || m.type === 'warning' || m.type === 'hello') this.emit(name);
@@ -409,20 +417,39 @@ export class VmManager {
     return this.vm(name);
   }
 
+  /**
+   * Remove a VM: its files first (run directory, console logs, and its root unless `keepRoot`),
+   * and only when they are all gone its row. A VM whose files cannot all be removed stays, with
+   * what is left and how to fix it in its lastError, so "rm" can be run again; a new VM of the
+   * same name never inherits half a root.
+   */
   async remove(name: string, keepRoot: boolean): Promise<void> {
     this.reconcile(name);
-    const row = this.store.vms.get(name);
-    if (row.state !== 'stopped' && row.state !== 'crashed') {
-      throw new OkError('CONFLICT', `The VM "${name}" is ${row.state}; stop it first ("oklinux stop ${name}").`);
+    const before = this.store.vms.get(name);
+    // "stopping", owned by this process, while files go: a racing start is refused, not let in
+    const claimed = this.store.tx(() => {
+      if (!this.store.vms.transition(name, ['stopped', 'crashed'], 'stopping')) return false;
+      this.store.vms.update(name, { supervisorPid: process.pid });
+      return true;
+    });
+    if (!claimed) {
+      const st = this.store.vms.get(name).state;
+      throw new OkError('CONFLICT', `The VM "${name}" is ${st}; stop it first ("oklinux stop ${name}").`);
     }
+    const failures = await removeVmFiles({
+      runDir: this.ctx.paths.runDir(before.id),
+      vmDir: this.ctx.paths.vmDir(name),
+      keepRoot,
+    });
+    if (failures.length) {
+      const message = removalFailed(name, keepRoot, failures);
+      this.store.vms.update(name, { state: before.state, supervisorPid: null, lastError: message });
+      this.emit(name);
+      throw new OkError('DATA_DIR', message);
+    }
+    // a socket folder outside run/ (long data dir paths) holds only sockets
+    fs.rmSync(this.ctx.paths.socketDir(before.id), { recursive: true, force: true });
     this.store.vms.remove(name);
-    fs.rmSync(this.ctx.paths.runDir(row.id), { recursive: true, force: true });
-    const vmDir = this.ctx.paths.vmDir(name);
-    if (keepRoot) {
-      for (const f of ['console.log', 'console.log.1']) fs.rmSync(path.join(vmDir, f), { force: true });
-    } else {
-      fs.rmSync(vmDir, { recursive: true, force: true });
-    }
     this.store.events.append('vm.removed', name, { keepRoot });
   }
 

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OkError } from '@core/errors';
 import { extractTree } from '@core/extract';
+import { recheckRootDir } from '@core/shares/host';
 
 export const GUEST_INIT_PATH = '/sbin/oklinux-init';
 /**
@@ -139,6 +140,29 @@ async function mountPoint(vm: string, root: string, dir: string, mode: number): 
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The root a VM boots from, checked again at every start before anything is written into it:
+ * a root chosen with --root-dir must still be its own realpath and pass `checkRootDir` (not a
+ * system or home directory, apart from the data directory); the app's own root (`managed`,
+ * inside the data directory) must not have become a link.
+ */
+export async function checkedRoot(
+  root: string,
+  managed: string,
+  opts: { dataDir: string; home?: string },
+): Promise<string> {
+  if (root !== managed) return recheckRootDir(root, opts);
+  for (const p of [path.dirname(managed), managed]) {
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new OkError(
+        'DATA_DIR',
+        `${p} is a link; okLinux keeps VM roots as plain folders in its data directory and does not follow it. Remove the link.`,
+      );
+    }
+  }
+  return root;
 }
 
 /** Replace the managed block of `/etc/fstab` with `lines`, keeping everything else. */

@@ -16,6 +16,8 @@ import { bldyStopArgv } from '@core/vmm/bldy';
 import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
+import { SetIdGuard, scrubTree } from '@core/shares/suid';
+import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
   vm: string;
@@ -34,6 +36,10 @@ export interface LaunchPlan {
   watchdogMs: number;
   /** A hint for the watchdog warning (e.g. try --accel tcg). */
   watchdogHint: string;
+  /** Writable shares: set-id bits are cleared before the VMM runs, while it runs, and after (shares/suid.ts). */
+  setIdScrub?: string[];
+  /** Files hashed again right before the VMM is spawned (the bldy binary, kernel, initrd). */
+  verify?: PinnedFile[];
 }
 
 const signalName = (n: number): string =>
@@ -58,6 +64,27 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   let recent = '';
   let panic: string | null = null;
 
+  // Before the VMM runs, so the guest never sees a share that is not watched.
+  // The first 100 files are named in supervisor.log and the event log; after that only counted.
+  const setIdCleared: string[] = [];
+  let setIdCount = 0;
+  const noteCleared = (file: string): void => {
+    if (++setIdCount <= 100) {
+      setIdCleared.push(file);
+      process.stderr.write(
+        `cleared the set-id bits of ${file} (or closed it, a device node) made in the VM "${plan.vm}"\n`,
+      );
+    } else if (setIdCount % 1000 === 0) {
+      process.stderr.write(`cleared the set-id bits of ${setIdCount} files (or device nodes) so far\n`);
+    }
+  };
+  const guard = plan.setIdScrub?.length
+    ? SetIdGuard.start(plan.setIdScrub, {
+        cleared: noteCleared,
+        problem: (message) => process.stderr.write(`warning: ${message}\n`),
+      })
+    : null;
+
   const child = pty.spawn(plan.bin, plan.args, {
     name: 'xterm-256color',
     cols: 120,
@@ -74,6 +101,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     log.write(bootMarker());
     store = new Store(plan.dbFile);
   } catch (e) {
+    guard?.close();
     child.kill('SIGKILL');
     throw e;
   }
@@ -157,6 +185,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
       server.listen(plan.consoleSocket, () => resolve());
     });
   } catch (e) {
+    guard?.close();
     child.kill('SIGKILL');
     throw e;
   }
@@ -179,6 +208,21 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
 
   const exit = await exited;
   clearTimeout(watchdog);
+  guard?.close();
+  for (const dir of plan.setIdScrub ?? []) {
+    try {
+      scrubTree(dir).cleared.forEach(noteCleared);
+    } catch (e) {
+      process.stderr.write(`warning: cannot scan ${dir} for set-id files: ${(e as Error).message}\n`);
+    }
+  }
+  if (setIdCount) {
+    try {
+      store.events.append('vm.setid-cleared', plan.vm, { files: setIdCleared, count: setIdCount });
+    } catch {
+      // already in supervisor.log
+    }
+  }
   const sig = exit.signal ? signalName(exit.signal) : null;
   const crashed = panic !== null || (!stopRequested && (exit.exitCode !== 0 || sig !== null));
   const state = crashed ? 'crashed' : 'stopped';

@@ -4,8 +4,8 @@
  */
 import path from 'node:path';
 import { OkError } from '@core/errors';
-import { checkTagSyntax, validateTag } from '@core/shares/tags';
-import { validateGuestPath } from '@core/shares/paths';
+import { checkTagSyntax } from '@core/shares/tags';
+import { validateShareLayout } from '@core/shares/layout';
 import { msizeFor, mountParam, rootParams } from '@core/shares/mount';
 import type { VmmBackend, VmSpec } from './types';
 
@@ -60,22 +60,17 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 1)
     invalid(spec, `memory must be a whole number of MiB >= 1, got ${spec.memoryMiB}`);
 
-  const tags = new Set<string>();
-  const guestPaths = new Set<string>();
   if (spec.rootShare) {
     checkTagSyntax(spec.rootShare.tag);
     checkAbsolute(spec, 'root share', spec.rootShare.hostPath);
-    tags.add(spec.rootShare.tag);
   }
+  // the same rules as when a share is added (shares:add), so an accepted share always boots
+  validateShareLayout(spec.shares);
+  const rootTag = spec.rootShare?.tag;
+  if (spec.shares.some((s) => s.tag === rootTag))
+    invalid(spec, `two shares use the tag "${rootTag}"; tags must be unique per VM`);
   for (const share of spec.shares) {
-    validateTag(share.tag);
-    if (tags.has(share.tag)) invalid(spec, `two shares use the tag "${share.tag}"; tags must be unique per VM`);
-    tags.add(share.tag);
     checkAbsolute(spec, `share "${share.tag}" host path`, share.hostPath);
-    validateGuestPath(share.guestPath);
-    if (guestPaths.has(share.guestPath))
-      invalid(spec, `two shares mount at ${share.guestPath}; give each its own guest path`);
-    guestPaths.add(share.guestPath);
     checkMountOptions(spec, backend, share.tag, share.readOnly, share.mountOptions);
   }
 }
