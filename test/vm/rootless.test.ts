@@ -42,9 +42,10 @@ describe('oklinux run from an empty data directory', () => {
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     // no initrd: the kernel mounts the 9p root itself
     expect(run.out).not.toContain('oklinux-init: switch_root');
-    const launch = JSON.parse(fs.readFileSync(path.join(home, 'run', '1', 'launch.json'), 'utf8')) as {
-      args: string[];
-    };
+    // the signed launch plan the supervisor ran
+    const signed = JSON.parse(fs.readFileSync(path.join(home, 'run', '1', 'launch.json'), 'utf8')) as { plan: string };
+    const launch = JSON.parse(signed.plan) as { args: string[] };
+    expect(launch.args).toContain('-kernel');
     expect(launch.args).not.toContain('-initrd');
     await run.type('echo round-""trip-$((6*7))', /round-trip-42/);
     await run.type('grep " / " /proc/mounts', /oklinux-root \/ 9p [^\n]*trans=virtio/);
