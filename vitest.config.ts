@@ -19,6 +19,8 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'src-main/**/*.test.ts'],
+    // builds the okLinux-shaped test kernel once per machine (cached outside the clone) before any test
+    globalSetup: ['test/setup/oklinux-kernel.ts'],
     testTimeout: 180_000,
     hookTimeout: 300_000,
     pool: 'forks',

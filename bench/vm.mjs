@@ -303,7 +303,7 @@ async function benchLaunch() {
     if (r.code !== 0) throw new Error(`oklinux ${args.join(' ')} failed (${r.code}):\n${r.stderr}${r.stdout}`);
     return r.stdout;
   };
-  const bundle = await serveTestBundle();
+  const bundle = await serveTestBundle({ kernel: 'debian' });
   try {
     await cli('catalog', 'add', bundle.manifestUrl);
     await cli('create', VM, '--image', TEST_BUNDLE, '--accel', 'tcg', '--memory', '512');

@@ -4,10 +4,11 @@
  * 127.0.0.1 with a real engine on an empty data directory, opened the way
  * `oklinux serve` opens it (its private redirect page), a local okLinux
  * world (GitHub-shaped releases API + default-shaped manifest) and real QEMU
- * (TCG). A user's path: Settings (accel → TCG), Launch okLinux watching the
- * download, the console (prompt, a command and its output), a share added by
- * path that applies after Restart, Images, Stop. The engine's warnings (it runs
- * as root here, as in CI) reach the page: Settings' system check, the banner and
+ * (TCG) booting the okLinux-shaped test kernel with no initrd. A user's path:
+ * Settings (accel → TCG), Launch okLinux watching the download, the console
+ * (prompt, a command and its output), a share added by path that applies after
+ * Restart, Images, Stop (a clean poweroff). The engine's warnings (it runs as
+ * root here, as in CI) reach the page: Settings' system check, the banner and
  * the VM's own list. Screenshots of every view go to test-results/e2e/.
  */
 import fs from 'node:fs';
@@ -281,13 +282,19 @@ describe('okLinux in the browser, from an empty data directory', () => {
     await shot('images');
   });
 
-  it('the VMs view shows the running VM, and Stop stops it', async () => {
+  it('the VMs view shows the running VM, and Stop powers it off cleanly within seconds', async () => {
     await page.click(byId('nav-vms'));
     const card = page.locator(`${byId('vm-card')}[data-vm=oklinux]`);
     await card.locator(`${byId('vm-state')}[data-state=running]`).waitFor();
     await shot('vms-card');
+    const asked = Date.now();
     await card.locator(byId('vm-stop')).click();
     await card.locator(`${byId('vm-state')}[data-state=stopped]`).waitFor({ timeout: 60_000 });
+    const secs = (Date.now() - asked) / 1000;
+    console.log(`stop to stopped (the UI's Stop): ${secs.toFixed(2)} s`);
+    // the guest answered the power button (the grace period is the default 30 s)
+    expect(secs).toBeLessThan(5);
+    expect(await engine.invoke('vms:logs', { name: 'oklinux' })).toMatch(/oklinux-init: poweroff[\r\n]+/);
     expect(await card.locator(byId('vm-error')).count()).toBe(0);
     expect((await engine.invoke('vms:get', { name: 'oklinux' })).state).toBe('stopped');
     await shot('vms-stopped');

@@ -1,16 +1,25 @@
 /**
- * A local stand-in for okLinux's published world, built at test time from Debian
- * packages: a GitHub-shaped releases API whose newest release carries the Debian
- * kernel as `arch/x86/boot/bzImage` in okLinux's asset layout, and a manifest of
- * the same shape as resources/manifests/default.json (kernel from the latest
- * release, a rootfs tarball with a sha256Url) plus the initramfs the Debian
- * kernel needs for a 9p root.
+ * A local stand-in for okLinux's published world: a GitHub-shaped releases API
+ * whose newest release carries a kernel as `arch/x86/boot/bzImage` in okLinux's
+ * asset layout, and a manifest of the same shape as
+ * resources/manifests/default.json (kernel from the latest release, a rootfs
+ * tarball with a sha256Url).
+ *
+ * - `kernel: 'oklinux'` (the default): the okLinux-shaped test kernel
+ *   (fixtures/oklinux-kernel.ts), 9p and virtio built in, and NO initrd: the
+ *   default one-click path exactly as users get it.
+ * - `kernel: 'debian'`: Debian's modular kernel, plus the initramfs that loads
+ *   its 9p modules and switch_roots (for kernels that need modules).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { create } from 'tar';
 import { buildInitramfs, buildRootDir, kernelPath } from '../fixtures/guest';
+import { okKernelPath } from '../fixtures/oklinux-kernel';
 import { sha256Hex, startTestServer, type TestServer } from './http';
+
+/** Mount points a root may lack (alpine-make-rootfs drops empty directories). */
+export const MOUNT_POINT_DIRS = ['dev', 'proc', 'sys', 'run', 'tmp'];
 
 export interface RootlessWorld {
   server: TestServer;
@@ -22,6 +31,8 @@ export interface RootlessWorld {
   no9pManifestUrl: string;
   /** A manifest whose rootfs has no /bin/sh. */
   noShellManifestUrl: string;
+  /** A manifest (bundle "bare") whose rootfs has none of /dev, /proc, /sys, /run and /tmp. */
+  bareManifestUrl: string;
   close(): Promise<void>;
 }
 
@@ -30,9 +41,15 @@ async function tarGz(dir: string, out: string): Promise<Buffer> {
   return fs.readFileSync(out);
 }
 
-export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
-  const kernel = fs.readFileSync(kernelPath());
-  const initrd = fs.readFileSync(buildInitramfs());
+export async function startRootlessWorld(
+  work: string,
+  opts: { kernel?: 'oklinux' | 'debian' } = {},
+): Promise<RootlessWorld> {
+  const debian = opts.kernel === 'debian';
+  // a kernel without 9p for the no9p bundle: Debian's, whose 9p is in modules, with no initrd
+  const modular = fs.readFileSync(kernelPath());
+  const kernel = debian ? modular : fs.readFileSync(okKernelPath());
+  const initrd = debian ? fs.readFileSync(buildInitramfs()) : null;
 
   const kdir = path.join(work, 'kernel-tree');
   fs.mkdirSync(path.join(kdir, 'arch/x86/boot'), { recursive: true });
@@ -47,6 +64,11 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
   fs.mkdirSync(path.join(ndir, 'etc'), { recursive: true });
   fs.writeFileSync(path.join(ndir, 'etc', 'motd'), 'no shell here\n');
   const noShell = await tarGz(ndir, path.join(work, 'noshell.tar.gz'));
+  const bdir = path.join(work, 'bare-tree');
+  buildRootDir(bdir);
+  fs.rmSync(path.join(bdir, 'sbin', 'oklinux-init'));
+  for (const d of MOUNT_POINT_DIRS) fs.rmSync(path.join(bdir, d), { recursive: true });
+  const bare = await tarGz(bdir, path.join(work, 'bare.tar.gz'));
 
   const server = await startTestServer();
   const sha = 'f'.repeat(40);
@@ -72,11 +94,13 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
   ];
   server.route('/repos/sevki/okLinux/releases', { body: Buffer.from(JSON.stringify(releases)) });
 
-  server.route('/files/initramfs.cpio.gz', { body: initrd });
-  server.route('/files/vmlinuz', { body: kernel });
+  if (initrd) server.route('/files/initramfs.cpio.gz', { body: initrd });
+  server.route('/files/vmlinuz', { body: modular });
   server.route('/files/rootfs.tar.gz', { body: rootfs });
   server.route('/files/rootfs.tar.gz.sha256', { body: Buffer.from(`${sha256Hex(rootfs)}  rootfs.tar.gz\n`) });
   server.route('/files/noshell.tar.gz', { body: noShell });
+  server.route('/files/bare.tar.gz', { body: bare });
+  server.route('/files/bare.tar.gz.sha256', { body: Buffer.from(`${sha256Hex(bare)}  bare.tar.gz\n`) });
   server.route('/bad/rootfs.tar.gz', { body: rootfs });
   server.route('/bad/rootfs.tar.gz.sha256', { body: Buffer.from(`${'0'.repeat(64)}  rootfs.tar.gz\n`) });
 
@@ -87,13 +111,16 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
     cmdline: 'console=ttyS0 quiet',
     artifacts,
   });
-  const initrdArt = { url: '/files/initramfs.cpio.gz', sha256: sha256Hex(initrd), size: initrd.length };
+  // like resources/manifests/default.json for an okLinux kernel: no initrd at all
+  const initrdArt = initrd
+    ? { initrd: { url: '/files/initramfs.cpio.gz', sha256: sha256Hex(initrd), size: initrd.length } }
+    : {};
   const manifest = (bundles: unknown[]) => Buffer.from(JSON.stringify({ schema: 1, bundles }));
   server.route('/default.json', {
     body: manifest([
       bundle('oklinux', {
         kernel: { release: 'latest' },
-        initrd: initrdArt,
+        ...initrdArt,
         rootfs: { url: '/files/rootfs.tar.gz', sha256Url: '/files/rootfs.tar.gz.sha256', format: 'tar.gz' },
       }),
     ]),
@@ -109,7 +136,7 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
   server.route('/no9p.json', {
     body: manifest([
       bundle('no9p', {
-        kernel: { url: '/files/vmlinuz', sha256: sha256Hex(kernel) },
+        kernel: { url: '/files/vmlinuz', sha256: sha256Hex(modular) },
         rootfs: { url: '/files/rootfs.tar.gz', sha256Url: '/files/rootfs.tar.gz.sha256', format: 'tar.gz' },
       }),
     ]),
@@ -118,8 +145,17 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
     body: manifest([
       bundle('noshell', {
         kernel: { release: 'latest' },
-        initrd: initrdArt,
+        ...initrdArt,
         rootfs: { url: '/files/noshell.tar.gz', sha256: sha256Hex(noShell), format: 'tar.gz' },
+      }),
+    ]),
+  });
+  server.route('/bare.json', {
+    body: manifest([
+      bundle('bare', {
+        kernel: { release: 'latest' },
+        ...initrdArt,
+        rootfs: { url: '/files/bare.tar.gz', sha256Url: '/files/bare.tar.gz.sha256', format: 'tar.gz' },
       }),
     ]),
   });
@@ -130,6 +166,7 @@ export async function startRootlessWorld(work: string): Promise<RootlessWorld> {
     badManifestUrl: server.url('/bad.json'),
     no9pManifestUrl: server.url('/no9p.json'),
     noShellManifestUrl: server.url('/noshell.json'),
+    bareManifestUrl: server.url('/bare.json'),
     close: () => server.close(),
   };
 }

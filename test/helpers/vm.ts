@@ -1,14 +1,22 @@
 /**
- * VM test support: a test bundle (Debian kernel + busybox initramfs with
- * oklinux-init) served from a local manifest over HTTP, so tests go through the
- * real pull path; an environment for the CLI; and a console tap. Commands typed into a guest
- * are waited for with a per-command completion marker (marker.ts), never a prompt.
+ * VM test support: a test bundle served from a local manifest over HTTP, so
+ * tests go through the real pull path; an environment for the CLI; and a
+ * console tap. Commands typed into a guest are waited for with a per-command
+ * completion marker (marker.ts), never a prompt.
+ *
+ * The bundle is shaped like okLinux's default: the okLinux-shaped test kernel
+ * (9p built in) with no initrd, and a busybox rootfs tarball that becomes the
+ * VM's 9p root. `kernel: 'debian'` serves the old shape instead: Debian's
+ * modular kernel and the busybox initramfs (oklinux-init as its /init), no root.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { create } from 'tar';
 import { OKLINUX_BIN } from './cli';
 import path from 'node:path';
-import { buildInitramfs, kernelPath } from '../fixtures/guest';
+import { buildInitramfs, buildRootDir, kernelPath } from '../fixtures/guest';
+import { okKernelPath } from '../fixtures/oklinux-kernel';
 import { sha256Hex, startTestServer, type TestServer } from './http';
 import type { Engine } from '@core/engine';
 import { expectOutput, markCommand, markedOutput } from './marker';
@@ -21,13 +29,42 @@ export interface BundleServer {
   close(): Promise<void>;
 }
 
-/** Serve the test bundle: GET /manifest.json, /vmlinuz, /initramfs.cpio.gz. */
-export async function serveTestBundle(opts: { name?: string; cmdline?: string } = {}): Promise<BundleServer> {
-  const kernel = fs.readFileSync(kernelPath());
-  const initrd = fs.readFileSync(buildInitramfs());
+/** A busybox root (fixtures/guest.ts) as a gzip'd tarball; the app installs its own oklinux-init. */
+async function rootfsTarball(): Promise<Buffer> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'oklinux-rootfs-'));
+  try {
+    const root = path.join(work, 'root');
+    buildRootDir(root);
+    fs.rmSync(path.join(root, 'sbin', 'oklinux-init'));
+    const out = path.join(work, 'rootfs.tar.gz');
+    await create({ gzip: true, file: out, cwd: root, portable: true }, fs.readdirSync(root));
+    return fs.readFileSync(out);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Serve the test bundle: GET /manifest.json, /vmlinuz, and /rootfs.tar.gz (okLinux-shaped, the
+ * default) or /initramfs.cpio.gz (`kernel: 'debian'`).
+ */
+export async function serveTestBundle(
+  opts: { name?: string; cmdline?: string; kernel?: 'oklinux' | 'debian' } = {},
+): Promise<BundleServer> {
+  const debian = opts.kernel === 'debian';
+  const kernel = fs.readFileSync(debian ? kernelPath() : okKernelPath());
   const server = await startTestServer();
   server.route('/vmlinuz', { body: kernel });
-  server.route('/initramfs.cpio.gz', { body: initrd });
+  let second: Record<string, unknown>;
+  if (debian) {
+    const initrd = fs.readFileSync(buildInitramfs());
+    server.route('/initramfs.cpio.gz', { body: initrd });
+    second = { initrd: { url: 'initramfs.cpio.gz', sha256: sha256Hex(initrd), size: initrd.length } };
+  } else {
+    const rootfs = await rootfsTarball();
+    server.route('/rootfs.tar.gz', { body: rootfs });
+    second = { rootfs: { url: 'rootfs.tar.gz', sha256: sha256Hex(rootfs), size: rootfs.length, format: 'tar.gz' } };
+  }
   const manifest = {
     schema: 1,
     bundles: [
@@ -38,7 +75,7 @@ export async function serveTestBundle(opts: { name?: string; cmdline?: string } 
         cmdline: opts.cmdline ?? 'console=ttyS0 quiet',
         artifacts: {
           kernel: { url: 'vmlinuz', sha256: sha256Hex(kernel), size: kernel.length },
-          initrd: { url: 'initramfs.cpio.gz', sha256: sha256Hex(initrd), size: initrd.length },
+          ...second,
         },
       },
     ],
@@ -54,7 +91,6 @@ export function vmEnv(home: string): NodeJS.ProcessEnv {
     OKLINUX_HOME: home,
     // no GitHub here: a closed port fails at once, and the catalog reports it as a warning
     OKLINUX_GITHUB_API: 'http://127.0.0.1:9',
-    OKLINUX_STOP_GRACE_MS: '4000',
   };
 }
 

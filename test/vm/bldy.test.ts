@@ -25,7 +25,7 @@ let bundle: BundleServer;
 beforeAll(async () => {
   fs.mkdirSync(path.dirname(fake), { recursive: true });
   fs.writeFileSync(fake, FAKE_BLDY, { mode: 0o755 });
-  bundle = await serveTestBundle();
+  bundle = await serveTestBundle({ kernel: 'debian' }); // argv only: the bundle with an initrd
   expect((await cli('catalog', 'add', bundle.manifestUrl)).code).toBe(0);
   expect((await cli('pull', TEST_BUNDLE)).code).toBe(0);
 });

@@ -2,7 +2,8 @@
  * A root made with debootstrap, as in the okLinux docs, boots over 9p: Debian bookworm (minbase)
  * built once with `debootstrap` and cached under .cache/debootstrap/bookworm-minbase/, then copied
  * for each run, so nothing the app or the guest writes reaches the cache. minbase has no /sbin/init,
- * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh.
+ * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh. It boots Debian's own modular
+ * kernel through the test initramfs (9p modules, switch_root): the suite for kernels that need modules.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
-import { processesMentioning, Run, vmEnv } from '../helpers/vm';
+import { Engine } from '@core/engine';
+import { ConsoleTap, processesMentioning, Run, vmEnv } from '../helpers/vm';
 import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
 
 const SUITE = 'bookworm';
@@ -151,7 +153,8 @@ beforeAll(async () => {
   const cached = await debootstrapRoot();
   // a copy: the app installs oklinux-init and writes fstab into it, the guest writes what it likes
   await exec('cp', ['-a', '--reflink=auto', cached, root]);
-  world = await startRootlessWorld(path.join(t.dir, 'world'));
+  // the one app-level suite on Debian's modular kernel plus the initramfs that loads its 9p modules
+  world = await startRootlessWorld(path.join(t.dir, 'world'), { kernel: 'debian' });
   env = { ...vmEnv(home), OKLINUX_GITHUB_API: world.api, OKLINUX_DEFAULT_MANIFEST: world.manifestUrl };
   fs.mkdirSync(shareDir);
   fs.writeFileSync(path.join(shareDir, 'hello.txt'), 'from the host\n');
@@ -172,6 +175,7 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
     expect(run.out).not.toContain('oklinux-init: exec /sbin/init');
+    expect(run.out).toContain('oklinux-init: switch_root oklinux-root');
     expect(fs.readFileSync(path.join(root, 'etc', 'fstab'), 'utf8')).toMatch(
       /^host \/mnt\/host 9p trans=virtio,[^\n]*,_netdev,nofail 0 0$/m,
     );
@@ -188,6 +192,45 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     const vm = JSON.parse((await cli('ls', '--json')).stdout).find((v: { name: string }) => v.name === 'deb');
     expect(vm).toMatchObject({ state: 'stopped', image: 'oklinux', rootDir: root });
     expect(fs.readFileSync(path.join(shareDir, 'out.txt'), 'utf8')).toBe('guest\n');
+  });
+
+  it('oklinux stop powers it off cleanly in seconds (dash, coreutils dd, the button and evdev modules)', async () => {
+    const engine = new Engine({ home, env });
+    const seen: { at: number; text: string }[] = [];
+    const tap = new ConsoleTap(engine, 'deb');
+    const off = engine.onEvent((e) => {
+      if (e.type === 'console:data' && e.vm === 'deb') seen.push({ at: Date.now(), text: e.data });
+    });
+    let asked = 0;
+    let secs: number;
+    try {
+      await engine.invoke('vms:start', { name: 'deb' });
+      await tap.attach();
+      await tap.ready();
+      asked = Date.now();
+      const stop = await cli('stop', 'deb', '--json');
+      secs = (Date.now() - asked) / 1000;
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(JSON.parse(stop.stdout)).toMatchObject({ state: 'stopped', exitSignal: null });
+    } finally {
+      off();
+      tap.close();
+      await engine.close();
+    }
+    // when each step showed on the console, counted from the request
+    const when = (re: RegExp): string => {
+      let text = '';
+      for (const s of seen) {
+        text += s.text;
+        if (s.at >= asked && re.test(text)) return `${((s.at - asked) / 1000).toFixed(2)} s`;
+      }
+      return 'never';
+    };
+    const steps = `poweroff line at ${when(/oklinux-init: poweroff/)}, power down at ${when(/reboot: Power down/)}`;
+    console.log(`stop to stopped (debootstrap root, Debian kernel, oklinux stop): ${secs.toFixed(2)} s (${steps})`);
+    expect(secs, steps).toBeLessThan(5);
+    const log = (await cli('logs', 'deb')).stdout.split('---- VM started').pop()!;
+    expect(log).toMatch(/oklinux-init: poweroff[\r\n]+[\s\S]*reboot: Power down/);
   });
 
   it('never deletes a --root-dir root: not with --keep-root, --delete-root, or no choice', async () => {

@@ -1,6 +1,7 @@
 /**
- * VM lifecycle against real QEMU (TCG) booting a real Debian kernel, through the
- * real pull path (a local manifest over HTTP), the CLI and the engine.
+ * VM lifecycle against real QEMU (TCG) booting the okLinux-shaped test kernel
+ * with no initrd and a 9p root from the bundle's rootfs, through the real pull
+ * path (a local manifest over HTTP), the CLI and the engine.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,7 +57,7 @@ describe('one VM, end to end', () => {
     expect(ls).toEqual([expect.objectContaining({ name: 'dev', state: 'running' })]);
     // the image really came through the pull path
     expect(bundle.server.requestsTo('/vmlinuz').length).toBe(1);
-    expect(bundle.server.requestsTo('/initramfs.cpio.gz').length).toBe(1);
+    expect(bundle.server.requestsTo('/rootfs.tar.gz').length).toBe(1);
   });
 
   it('reads host files in the guest, writes guest files to the host, refuses writes to a read-only share', async () => {
@@ -187,17 +188,19 @@ describe('one VM, end to end', () => {
     expect((await cli('stop', 'dev', '--force')).code).toBe(0);
   });
 
+  // Forced stops, each right after the start (the guest is still booting): the kill path, 20 times
+  // in a few seconds each. The graceful path (the guest answers the power button) is test/vm/stop.test.ts.
   it('20 start/stop cycles leave no stray processes and no leaked fds', async () => {
-    const engine = new Engine({ home, env: { ...env, OKLINUX_STOP_GRACE_MS: '300' } });
+    const engine = new Engine({ home, env });
     try {
       const fds = () => fs.readdirSync('/proc/self/fd').length;
       await engine.invoke('vms:start', { name: 'dev' });
-      await engine.invoke('vms:stop', { name: 'dev' });
+      await engine.invoke('vms:stop', { name: 'dev', force: true });
       const before = fds();
       for (let i = 0; i < 20; i++) {
         const up = await engine.invoke('vms:start', { name: 'dev' });
         expect(up.state).toBe('running');
-        const down = await engine.invoke('vms:stop', { name: 'dev' });
+        const down = await engine.invoke('vms:stop', { name: 'dev', force: true });
         expect(down.state).toBe('stopped');
       }
       await new Promise((r) => setTimeout(r, 200));

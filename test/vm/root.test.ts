@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareRootDir, resolveInRoot, withShares } from '@core/vm/root';
+import { MOUNT_POINTS, prepareRootDir, resolveInRoot, withShares } from '@core/vm/root';
 import { OkError } from '@core/errors';
 import { tmpDir } from '../helpers/tmp';
 import { requireRoot } from '../shares/unprivileged';
@@ -138,5 +138,47 @@ describe('the 9p root directory', () => {
     await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: ['a /mnt/a 9p x 0 0'] });
     expect(fs.lstatSync(node).isFile()).toBe(true);
     expect(fs.readFileSync(node, 'utf8')).toContain('a /mnt/a 9p x 0 0');
+  });
+
+  it('makes the mount points a root lacks (/dev, /proc, /sys, /run, /tmp), /tmp sticky and open to all', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    expect(Object.keys(MOUNT_POINTS).sort()).toEqual(['/dev', '/proc', '/run', '/sys', '/tmp']);
+    for (const d of Object.keys(MOUNT_POINTS)) expect(fs.existsSync(path.join(root, d))).toBe(false);
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] });
+    for (const d of ['dev', 'proc', 'sys', 'run']) {
+      const st = fs.lstatSync(path.join(root, d));
+      expect(st.isDirectory(), d).toBe(true);
+      expect(st.mode & 0o7777, d).toBe(0o755);
+    }
+    expect(fs.lstatSync(path.join(root, 'tmp')).mode & 0o7777).toBe(0o1777);
+    // one that is there (a link to a directory inside the root, too) is left as it is
+    fs.rmSync(path.join(root, 'tmp'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'var/tmp'), { recursive: true, mode: 0o700 });
+    fs.chmodSync(path.join(root, 'var/tmp'), 0o700);
+    fs.symlinkSync('var/tmp', path.join(root, 'tmp'));
+    fs.chmodSync(path.join(root, 'dev'), 0o750);
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] });
+    expect(fs.lstatSync(path.join(root, 'tmp')).isSymbolicLink()).toBe(true);
+    expect(fs.statSync(path.join(root, 'var/tmp')).mode & 0o7777).toBe(0o700);
+    expect(fs.statSync(path.join(root, 'dev')).mode & 0o7777).toBe(0o750);
+  });
+
+  it('never makes or changes a mount point through a link a guest planted', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    const hostDir = path.join(t.dir, 'host-dir');
+    fs.mkdirSync(hostDir, { mode: 0o700 });
+    fs.chmodSync(hostDir, 0o700);
+    const prepare = () => prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] });
+    fs.symlinkSync('../../../../../../../nowhere', path.join(root, 'run'));
+    await expect(prepare()).rejects.toThrow(/has \/run as a link that leads outside the root or nowhere/);
+    fs.rmSync(path.join(root, 'run'));
+    // by its host path: inside the guest that names <root>/<host path>, which does not exist
+    fs.symlinkSync(hostDir, path.join(root, 'tmp'));
+    await expect(prepare()).rejects.toThrow(/has \/tmp as a link that leads outside the root or nowhere/);
+    expect(fs.statSync(hostDir).mode & 0o7777).toBe(0o700);
+    expect(fs.readdirSync(hostDir)).toEqual([]);
+    expect(fs.existsSync(path.join(t.dir, 'nowhere'))).toBe(false);
   });
 });

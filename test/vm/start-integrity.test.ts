@@ -18,7 +18,7 @@ import { FAKE_BLDY, publishBldy } from '../helpers/fake-bldy';
 import { sha256Hex, testBytes } from '../helpers/http';
 import { tmpDir } from '../helpers/tmp';
 import { processesMentioning, serveTestBundle, vmEnv, TEST_BUNDLE, type BundleServer } from '../helpers/vm';
-import { kernelPath } from '../fixtures/guest';
+import { okKernelPath } from '../fixtures/oklinux-kernel';
 
 const t = tmpDir('oklinux-integrity-');
 const home = path.join(t.dir, 'home');
@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('kernel', () => {
   it('a kernel changed in the store (same size) is refused at start and by --dry-run, exit 6', async () => {
     expect((await cli('create', 'k1', '--image', TEST_BUNDLE, '--backend', 'qemu', '--accel', 'tcg')).code).toBe(0);
-    const kernel = stored(sha256Hex(fs.readFileSync(kernelPath())));
+    const kernel = stored(sha256Hex(fs.readFileSync(okKernelPath())));
     const size = fs.statSync(kernel).size;
     flipByte(kernel, 4096);
     expect(fs.statSync(kernel).size).toBe(size);

@@ -1,7 +1,7 @@
 /**
- * One real boot (QEMU TCG) from `qemuArgv`: the test guest (Debian kernel, busybox, okLinux's
- * guest init) switch_roots into the 9p root share, mounts the shares from their `oklinux.mount=`
- * parameters and runs a probe script, then powers off.
+ * One real boot (QEMU TCG) from `qemuArgv`: the okLinux-shaped test kernel, with no initrd, mounts
+ * the 9p root share itself and runs okLinux's guest init from it (busybox root), which mounts the
+ * shares from their `oklinux.mount=` parameters and runs a probe script, then powers off.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { qemuArgv } from '@core/vmm/qemu';
 import type { VmSpec } from '@core/vmm/types';
 import { ROOT_TAG, mountOptions } from '@core/shares';
-import { buildInitramfs, buildRootDir, ensureTools } from '../fixtures/guest';
+import { buildRootDir } from '../fixtures/guest';
+import { okKernelPath } from '../fixtures/oklinux-kernel';
 import { runArg } from '../fixtures/qemu';
 import { startQemu, stopQemu, type RunningQemu } from './qemu-process';
 
@@ -22,16 +23,15 @@ const PROBE = [
   'mount -o remount,rw /mnt/ro && echo ro-remounted-rw',
   '(echo x > /mnt/ro/new.txt) 2>/dev/null && echo ro-host-write=allowed || echo ro-host-write=refused',
   'grep " 9p " /proc/mounts | cut -d" " -f1,2,4',
+  'echo "root=$(grep " / 9p " /proc/mounts | cut -d" " -f1)"',
 ].join('\n');
 
 let tmp: string;
 let kernel: string;
-let initrd: string;
 let q: RunningQemu | undefined;
 
 beforeAll(() => {
-  kernel = ensureTools().kernel;
-  initrd = buildInitramfs();
+  kernel = okKernelPath();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'oklinux-vmm-boot-'));
 });
 afterAll(async () => {
@@ -53,8 +53,7 @@ describe('qemuArgv boots a real guest with a 9p root and shares', () => {
       const spec: VmSpec = {
         name: 'boot',
         kernelPath: kernel,
-        initrdPath: initrd,
-        params: ['quiet panic=-1', runArg(PROBE)],
+        params: ['quiet panic=-1 init=/sbin/oklinux-init', runArg(PROBE)],
         cpus: 1,
         memoryMiB: 256,
         accel: 'tcg',
@@ -78,7 +77,8 @@ describe('qemuArgv boots a real guest with a 9p root and shares', () => {
       const exit = await q.exited;
 
       expect(exit, `${out}\n${q.stderr()}`).toEqual({ code: 0, signal: null });
-      expect(out).toContain(`oklinux-init: switch_root ${ROOT_TAG}\n`);
+      expect(out).not.toContain('oklinux-init: switch_root'); // no initrd: the kernel mounted the root
+      expect(out).toContain(`root=${ROOT_TAG}\n`);
       expect(out).toContain('oklinux-init: mounted odd on /mnt/odd\n');
       expect(out).toContain('oklinux-init: mounted ro on /mnt/ro\n');
       expect(out).not.toMatch(/oklinux-init: (module .* failed|mount .* failed)/);

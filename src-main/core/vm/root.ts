@@ -19,6 +19,18 @@ import { extractTree } from '@core/extract';
 import { recheckRootDir } from '@core/shares/host';
 
 export const GUEST_INIT_PATH = '/sbin/oklinux-init';
+/**
+ * Where the guest mounts its kernel filesystems. Some rootfs tarballs ship none of them
+ * (alpine-make-rootfs drops empty directories); without /dev the kernel cannot mount devtmpfs
+ * and the guest has no console, so every prepared root gets them.
+ */
+export const MOUNT_POINTS: Readonly<Record<string, number>> = {
+  '/dev': 0o755,
+  '/proc': 0o755,
+  '/sys': 0o755,
+  '/run': 0o755,
+  '/tmp': 0o1777,
+};
 const FSTAB_BEGIN = '# BEGIN okLinux Desktop shares (managed: edits here are replaced at each start)';
 const FSTAB_END = '# END okLinux Desktop shares';
 
@@ -138,6 +150,26 @@ async function dirInRoot(vm: string, root: string, dir: string): Promise<string>
 }
 
 /**
+ * Make the top-level directory `dir` of the root when nothing is there. Whatever is there is left
+ * alone when it leads to a directory inside the root, and refused otherwise (`dirInRoot`). A new
+ * one is made with mkdir, which never follows a link, and its mode set through its own descriptor.
+ */
+async function mountPoint(vm: string, root: string, dir: string, mode: number): Promise<void> {
+  const plain = path.join(root, dir);
+  if (fs.lstatSync(plain, { throwIfNoEntry: false })) {
+    await dirInRoot(vm, root, dir);
+    return;
+  }
+  await fs.promises.mkdir(plain, { mode: 0o700 });
+  const fh = await fs.promises.open(plain, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.chmod(mode);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * The root a VM boots from, checked again at every start before anything is written into it:
  * a root chosen with --root-dir must still be its own realpath and pass `checkRootDir` (not a
  * system or home directory, apart from the data directory); the app's own root (`managed`,
@@ -176,8 +208,8 @@ export function withShares(fstab: string, lines: string[]): string {
 
 /**
  * Make `root` bootable: extract `tarball` into it when it does not exist yet,
- * refuse a root without /bin/sh, install oklinux-init, and write the shares into
- * its /etc/fstab.
+ * refuse a root without /bin/sh, make its missing mount points, install
+ * oklinux-init, and write the shares into its /etc/fstab.
  */
 export async function prepareRootDir(opts: {
   vm: string;
@@ -209,6 +241,7 @@ export async function prepareRootDir(opts: {
         'Use a rootfs that has one (Alpine minirootfs, a debootstrap tree, busybox), or another --root-dir.',
     );
   }
+  for (const [dir, mode] of Object.entries(MOUNT_POINTS)) await mountPoint(vm, root, dir, mode);
   const sbin = await dirInRoot(vm, root, '/sbin');
   await writeAtomic(path.join(sbin, 'oklinux-init'), await fs.promises.readFile(opts.initScript), 0o755);
   const fstab = path.join(await dirInRoot(vm, root, '/etc'), 'fstab');

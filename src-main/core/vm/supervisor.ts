@@ -45,6 +45,9 @@ export interface LaunchPlan {
 const signalName = (n: number): string =>
   Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? `signal ${n}`;
 
+/** While a graceful stop waits, the power button is pressed again this often. */
+const POWER_BUTTON_REPEAT_MS = 3000;
+
 /** Console bytes a client may leave unread before it is disconnected. */
 const MAX_CLIENT_BACKLOG = 4 * 1024 * 1024;
 
@@ -152,8 +155,13 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
       return;
     }
     if (!first) return;
-    await askGuestToPowerOff(plan).catch(() => undefined);
-    if (await waitGone(child.pid, plan.gracefulMs)) return;
+    // The guest powers off when it sees the power button. One still booting misses a press (nothing
+    // listens yet), so it is pressed again every few seconds until the grace period ends.
+    const end = Date.now() + plan.gracefulMs;
+    do {
+      await askGuestToPowerOff(plan).catch(() => undefined);
+      if (await waitGone(child.pid, Math.max(0, Math.min(end - Date.now(), POWER_BUTTON_REPEAT_MS)))) return;
+    } while (Date.now() < end);
     child.kill('SIGTERM');
     if (await waitGone(child.pid, 5000)) return;
     child.kill('SIGKILL');
