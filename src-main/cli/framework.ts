@@ -4,7 +4,8 @@
  * errors map to exit codes that mean something (see `exitCodeFor`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
+import { Engine } from '@core/engine';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -121,4 +122,24 @@ export function table(headers: string[], rows: (string | number | null)[][]): st
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/**
+ * Open the engine for a command; closed when the command finishes. Notices from opening (e.g.
+ * permissions tightened) and warnings raised while the command runs go to stderr.
+ */
+export async function withEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = new Engine({ home: io.home });
+  for (const n of engine.ctx.notices) io.stderr.write(`oklinux: ${n}\n`);
+  const off = engine.onEvent((e) => {
+    if (e.type === 'warning') io.stderr.write(`oklinux: warning: ${e.message}\n`);
+  });
+  try {
+    return await fn(engine);
+  } catch (e) {
+    throw engine.diskFull(e);
+  } finally {
+    off();
+    await engine.close();
+  }
 }

@@ -4,7 +4,7 @@
  * in test/contract checks that the two cover each other exactly.
  */
 import type { AppEvent } from './schemas';
-import type { Channel, Input, Output } from './index';
+import type { Channel, Input, Output } from './channels';
 
 type Op<C extends Channel> = (input: Input<C>) => Promise<Output<C>>;
 

@@ -7,8 +7,7 @@
  */
 import type { z } from 'zod';
 import type { contract } from '@contract';
-import { validateInput, type Channel, type Output } from '@contract';
-import { toErrorPayload, type ErrorPayload } from '@core/errors';
+import { toErrorPayload, validateInput, type Channel, type Envelope, type Output } from '@contract';
 
 /**
  * Who is calling. `local`: the desktop app's own window (Electron IPC from its
@@ -21,8 +20,6 @@ export type Caller = 'local' | 'browser';
 export type Handlers = {
   [C in Channel]: (input: z.output<(typeof contract)[C]['input']>, caller: Caller) => Promise<Output<C>> | Output<C>;
 };
-
-export type Envelope<T = unknown> = { result: T } | { error: ErrorPayload };
 
 export async function dispatch(
   handlers: Handlers,

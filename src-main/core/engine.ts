@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
-import { dispatch, type Caller, type Envelope, type Handlers } from '@core/dispatch';
+import type { AppEvent, Channel, Envelope, Input, Output, Vm } from '@contract';
+import { dispatch, type Caller, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { systemHandlers } from '@core/services/system';
 import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';

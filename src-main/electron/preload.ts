@@ -6,9 +6,8 @@
  * the engine's `code`.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, EVENT_CHANNEL, type AppEvent, type OkLinuxApi } from '@contract';
+import { CHANNELS, EVENT_CHANNEL, type AppEvent, type Envelope, type OkLinuxApi } from '@contract';
 import type { PreloadExtras } from '@contract/api';
-import type { Envelope } from '@core/dispatch';
 import { PICK_FOLDERS_CHANNEL } from './channels';
 
 async function invoke(channel: string, input: unknown): Promise<unknown> {

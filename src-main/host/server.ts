@@ -18,7 +18,7 @@ import path from 'node:path';
 import { pipeline, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH } from '@contract/ws';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './csp';
 import { mimeType, resolveStatic, STATIC_OPEN_FLAGS } from './static';
 import { newToken, tokenMatches } from './token';

@@ -7,7 +7,7 @@
  */
 import type { AppEvent, Channel, Input, OkLinuxApi, Output, Unsubscribe } from '@contract';
 import type { WsServerMessage } from '@contract/ws';
-import { OkError, type ErrorCode } from '@core/errors';
+import { OkError, type ErrorCode } from '@contract/errors';
 
 export type ConnectionState =
   { status: 'connecting' } | { status: 'open' } | { status: 'closed'; reason: string; retryAt: number | null };

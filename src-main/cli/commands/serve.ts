@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OkError } from '@core/errors';
-import { needArgs, type Command } from '../framework';
-import { withEngine } from '../main';
+import { OkError } from '@contract/errors';
+import { needArgs, withEngine, type Command } from '../framework';
 import { launchDir, openBrowser, writeLaunchPage, type LaunchPage } from '../../host/launch';
 
 /** The package's built renderer: <package root>/dist/renderer, from the sources or the built CLI. */

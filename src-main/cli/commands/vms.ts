@@ -3,12 +3,11 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Vm } from '@contract';
 import type { Engine } from '@core/engine';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { superviseFromFile } from '@core/vm/supervise-main';
 import { fstabFor } from '@core/services/vms';
-import { needArgs, table, type CliIO, type Command } from '../framework';
-import { withEngine } from '../main';
-import { withProgress } from './images';
+import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
+import { withProgress } from '../progress';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
 async function askYesNo(io: CliIO, question: string): Promise<boolean> {

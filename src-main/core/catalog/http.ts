@@ -7,7 +7,7 @@
  * turned into `OkError`s.
  */
 import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from 'undici';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface HttpOptions {
   /** HTTP dispatcher; default a shared `EnvHttpProxyAgent`. */

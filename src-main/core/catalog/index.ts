@@ -4,7 +4,7 @@
  * order; and `resolveRef` to turn what a user typed into one entry.
  */
 import type { CatalogArtifact as ContractArtifact, CatalogEntry as ContractEntry } from '@contract';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { OKLINUX_KERNEL_MEMBER, OKLINUX_REPO, type OkLinuxRelease } from './github';
 import { DEFAULT_CMDLINE, type Manifest, type ManifestArtifact, type ManifestBundle } from './manifest';
 

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 

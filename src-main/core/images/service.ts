@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Dispatcher } from 'undici';
 import type { CatalogListing, CatalogSource, DownloadProgress, Image, VerifyResult } from '@contract';
 import type { EngineContext } from '@core/context';
-import { OkError, toErrorPayload } from '@core/errors';
+import { OkError, toErrorPayload } from '@contract/errors';
 import {
   artifactFileName,
   buildCatalog,

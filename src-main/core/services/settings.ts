@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PROGRAM_SETTINGS, type Settings } from '@contract';
 import type { EngineContext } from '@core/context';
 import type { Caller } from '@core/dispatch';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 import { checkPinned } from '@core/images/integrity';

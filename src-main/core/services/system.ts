@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { DoctorReport, DirListing } from '@contract';
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { chooseBackend, freeDiskBytes, kvmStatus, qemuBinaryName, toolVersion, which } from '@core/host-tools';
 import { kvmProblem } from '@core/vmm/accel';
 import { rootWarning } from '@core/shares/suid';

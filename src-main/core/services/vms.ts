@@ -1,6 +1,6 @@
 import type { Handlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { VmManager } from '@core/vm/manager';
 import {
   checkRootDir,

@@ -3,7 +3,7 @@
  * caller can cause (unique names, missing rows, constraints) becomes a typed
  * OkError with a message for people.
  */
-import { OkError, type ErrorPayload } from '@core/errors';
+import { OkError, type ErrorPayload } from '@contract/errors';
 import type { DownloadRecord } from '@core/download/types';
 import type { Settings, Share, Vm } from '@contract';
 import { openDb, schemaVersion, type Db } from './db';

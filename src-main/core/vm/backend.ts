@@ -7,7 +7,7 @@
  * refuse an installed bldy that changed, as a start would.
  */
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { VmRow } from '@core/store';
 import { chooseBackend, qemuBinaryName } from '@core/host-tools';
 import { checkPinned, type PinnedFile } from '@core/images/integrity';

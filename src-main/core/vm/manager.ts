@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { VmRow } from '@core/store';
 import type { PinnedFile } from '@core/images/integrity';
 import { qemuArgv } from '@core/vmm/qemu';
