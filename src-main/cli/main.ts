@@ -27,6 +27,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     }
     const home = typeof values.home === 'string' ? values.home : undefined;
     const cli: CliIO = {
+      ...(io.connect ? { connect: io.connect } : {}),
       json,
       home,
       stdout,

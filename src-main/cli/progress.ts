@@ -1,14 +1,13 @@
 /** Download progress on the terminal while a command runs (`pull`, `run`, `start`). */
 import type { DownloadProgress } from '@contract';
 import { formatBytes, formatEta, formatRate } from '@contract/format';
-import type { Engine } from '@core/engine';
-import type { CliIO } from './framework';
+import type { CliIO, EngineLink } from './framework';
 
 /**
  * Show download progress while `fn` runs: a redrawn bar on a TTY, one JSON line
  * per event with --json, and a line per finished download otherwise.
  */
-export async function withProgress<T>(io: CliIO, engine: Engine, fn: () => Promise<T>): Promise<T> {
+export async function withProgress<T>(io: CliIO, engine: EngineLink, fn: () => Promise<T>): Promise<T> {
   const tty = !io.json && io.stderr.isTTY === true;
   let drawn = false;
   const off = engine.onEvent((e) => {

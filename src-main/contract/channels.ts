@@ -7,6 +7,24 @@ import * as S from './schemas';
 import type { ErrorPayload } from './errors';
 
 const none = z.object({}).strict();
+
+const createVm = z
+  .object({
+    name: S.VmName,
+    image: z.string().min(1, 'an image (release tag or bundle name) is required'),
+    cpus: z.number().int().min(1).max(64).optional(),
+    memoryMiB: z
+      .number()
+      .int()
+      .min(64)
+      .max(1024 * 1024)
+      .optional(),
+    append: z.string().optional(),
+    backend: S.BackendSetting.optional(),
+    accel: S.AccelSetting.optional(),
+    rootDir: S.AbsPath.optional(),
+  })
+  .strict();
 const byName = z.object({ name: S.VmName }).strict();
 
 export const contract = {
@@ -14,6 +32,11 @@ export const contract = {
   'system:info': {
     input: none,
     output: z.object({ version: z.string(), dataDir: z.string() }),
+  },
+  /** A name given to `rm`: the VM of that name, else the installed image; `kind` insists on one. */
+  'system:resolve': {
+    input: z.object({ name: z.string().min(1), kind: z.enum(['vm', 'image']).optional() }).strict(),
+    output: S.Resolved,
   },
   'settings:get': { input: none, output: S.Settings },
   'settings:set': { input: S.Settings.partial().strict(), output: S.Settings },
@@ -38,34 +61,30 @@ export const contract = {
     output: S.Image,
   },
 
+  /** Download and install bldy from the catalog; resolves with the installed program's path. */
+  'vmm:install': { input: none, output: z.object({ path: z.string() }) },
+
   'downloads:list': { input: none, output: z.array(S.DownloadProgress) },
   'downloads:cancel': { input: z.object({ id: z.string().min(1) }).strict(), output: z.null() },
 
   'vms:list': { input: none, output: z.array(S.Vm) },
   'vms:get': { input: byName, output: S.Vm },
-  'vms:create': {
-    input: z
-      .object({
-        name: S.VmName,
-        image: z.string().min(1, 'an image (release tag or bundle name) is required'),
-        cpus: z.number().int().min(1).max(64).optional(),
-        memoryMiB: z
-          .number()
-          .int()
-          .min(64)
-          .max(1024 * 1024)
-          .optional(),
-        append: z.string().optional(),
-        backend: S.BackendSetting.optional(),
-        accel: S.AccelSetting.optional(),
-        rootDir: S.AbsPath.optional(),
-      })
+  'vms:create': { input: createVm, output: S.Vm },
+  /**
+   * One click: create the VM if it does not exist (the default name and bundle unless given; the other
+   * fields apply only then), and start it, pulling what is missing.
+   */
+  'vms:launch': {
+    input: createVm
+      .partial()
+      .extend({ image: z.string().min(1).optional() })
       .strict(),
     output: S.Vm,
   },
-  'vms:launch': {
-    input: z.object({ name: S.VmName.optional(), image: z.string().min(1).optional() }).strict(),
-    output: S.Vm,
+  /** What `vms:start` would run (the VMM and its argv), with nothing started, pulled or prepared. */
+  'vms:plan': {
+    input: z.object({ name: S.VmName, backend: S.Backend.optional() }).strict(),
+    output: z.object({ bin: z.string(), args: z.array(z.string()) }),
   },
   'vms:start': { input: byName, output: S.Vm },
   'vms:stop': {
@@ -116,6 +135,11 @@ export const contract = {
     output: S.Share,
   },
   'shares:remove': { input: z.object({ vm: S.VmName, tag: S.ShareTag }).strict(), output: z.null() },
+  /** The VM's shares as /etc/fstab lines, with the mount options of `backend` (default qemu). */
+  'shares:fstab': {
+    input: z.object({ vm: S.VmName, backend: S.Backend.optional() }).strict(),
+    output: z.array(z.string()),
+  },
 
   'fs:list': { input: z.object({ path: S.AbsPath.optional() }).strict(), output: S.DirListing },
 } as const;

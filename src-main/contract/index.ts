@@ -15,3 +15,4 @@ export * from './channels';
 export { OkError, isOkError, toErrorPayload, ERROR_CODES, type ErrorPayload, type ErrorCode } from './errors';
 export { validateInput, validateOutput, formatZodError, isChannel } from './validate';
 export type { OkLinuxApi, Unsubscribe } from './api';
+export { apiFrom, type ContractCall } from './proxy';

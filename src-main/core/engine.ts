@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { AppEvent, Channel, Envelope, Input, Output, Vm } from '@contract';
+import type { AppEvent, Channel, Envelope, Input, Output, Resolved, Vm } from '@contract';
 import { dispatch, type Caller, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
 import { OkError } from '@contract/errors';
 import { systemHandlers } from '@core/services/system';
 import { vmHandlers } from '@core/services/vms';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
-import { Images, type ImagesOptions } from '@core/images/service';
+import { Images, toImage, type ImagesOptions } from '@core/images/service';
 import { checkedRoot, prepareRootDir } from '@core/vm/root';
 import { checkPinned } from '@core/images/integrity';
 import { fstabLine, homeDir } from '@core/shares';
@@ -106,8 +106,15 @@ export class Engine {
         await images.cancel(id);
         return null;
       },
-      'vms:launch': ({ name, image }) => this.launch(name, image),
+      'vms:launch': (input) => this.launch(input),
+      'vmm:install': async () => ({ path: await images.installVmm() }),
+      'system:resolve': ({ name, kind }) => this.resolve(name, kind),
     });
+  }
+
+  /** Things people should hear once, found while opening the data directory (see `EngineContext`). */
+  get notices(): readonly string[] {
+    return this.ctx.notices;
   }
 
   /** A failure that comes from a full disk says so, naming the data directory, whichever layer hit it. */
@@ -134,7 +141,8 @@ export class Engine {
    * One click: create the VM if it does not exist (with the default okLinux
    * bundle unless `image` is given), then start it, pulling what is missing.
    */
-  async launch(name = DEFAULT_VM, image?: string, create: Partial<Input<'vms:create'>> = {}): Promise<Vm> {
+  async launch(input: Input<'vms:launch'> = {}): Promise<Vm> {
+    const { name = DEFAULT_VM, image, ...create } = input;
     if (!this.ctx.store.vms.find(name)) {
       await this.invoke('vms:create', { ...create, name, image: image ?? DEFAULT_IMAGE });
     }
@@ -143,13 +151,31 @@ export class Engine {
     return this.invoke('vms:start', { name });
   }
 
+  /**
+   * What a name given to `rm` means: the VM of that name, which wins over an image of the same name
+   * (the default VM and bundle are both "oklinux"), else the installed image; `kind` insists on one.
+   */
+  private resolve(name: string, kind?: 'vm' | 'image'): Resolved {
+    const isVm = !!this.ctx.store.vms.find(name);
+    const image = this.ctx.store.images.find(name);
+    const asVm = kind === 'vm' || (kind !== 'image' && isVm);
+    if (asVm) return { kind: 'vm', vm: this.vms.vm(name) };
+    if (image) return { kind: 'image', image: toImage(image) };
+    throw new OkError(
+      'NOT_FOUND',
+      kind === 'image'
+        ? `The image "${name}" is not installed.`
+        : `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
+    );
+  }
+
   /** One contract call from a transport, which says who is calling (see `Caller`). */
   call(channel: string, payload: unknown, caller: Caller): Promise<Envelope> {
     return dispatch(this.handlers, channel, payload, caller);
   }
 
   /** Call from this process (the CLI, the app's main process) and unwrap: throws the OkError of an error envelope. */
-  async invoke<C extends Channel>(channel: C, payload: unknown): Promise<Output<C>> {
+  async invoke<C extends Channel>(channel: C, payload: Input<C>): Promise<Output<C>> {
     const env = await this.call(channel, payload, 'local');
     if ('error' in env) throw new OkError(env.error.code, env.error.message);
     return env.result as never;

@@ -47,7 +47,7 @@ export const imageCommands: Command[] = [
       const ref = positionals[0]!;
       await withEngine(io, async (e) => {
         if (ref === 'bldy') {
-          const p = await withProgress(io, e, () => e.images.installVmm());
+          const { path: p } = await withProgress(io, e, () => e.invoke('vmm:install', {}));
           io.print({ installed: 'bldy', path: p }, () => `Installed bldy at ${p}.`);
           return;
         }
@@ -69,7 +69,9 @@ export const imageCommands: Command[] = [
         io.print(src, () => `Added the manifest ${src.location} as catalog source ${src.id}; pull one of its bundles.`);
         return;
       }
-      const img = await withEngine(io, (e) => e.invoke('images:import', { path: file, name: values.name }));
+      const img = await withEngine(io, (e) =>
+        e.invoke('images:import', { path: file, name: values.name as string | undefined }),
+      );
       io.print(img, () => `Imported ${img.ref} (${formatBytes(img.size)}).`);
     },
   },
@@ -104,7 +106,7 @@ export const imageCommands: Command[] = [
         summary: 'Add a manifest (schema 1) from a URL or a file.',
         async run(io, { positionals }) {
           needArgs(positionals, 1, `catalog ${this.usage}`);
-          const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: positionals[0] }));
+          const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: positionals[0]! }));
           io.print(src, () => `Added catalog source ${src.id}: ${src.location}`);
         },
       },

@@ -1,12 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import type { Vm } from '@contract';
-import type { Engine } from '@core/engine';
+import type { Input, Vm } from '@contract';
 import { OkError } from '@contract/errors';
 import { superviseFromFile } from '@core/vm/supervise-main';
-import { fstabFor } from '@core/services/vms';
-import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
+import { needArgs, table, withEngine, type CliIO, type Command, type EngineLink } from '../framework';
 import { withProgress } from '../progress';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
@@ -37,7 +34,7 @@ function vmLine(vm: Vm): string {
  * Attach the terminal to a VM's console until the VM stops or the user presses
  * Ctrl-]. Resolves with the VM's final state (or 'detached').
  */
-export async function attachConsole(io: CliIO, engine: Engine, name: string, allowEnded = false): Promise<string> {
+export async function attachConsole(io: CliIO, engine: EngineLink, name: string, allowEnded = false): Promise<string> {
   const stdin = process.stdin;
   let vmNow = await engine.invoke('vms:get', { name });
   // being started by another process (perhaps still downloading): wait until it runs
@@ -114,19 +111,22 @@ const createOptions = {
   'root-dir': { type: 'string' },
 } as const;
 
-export function createInput(name: string, values: Record<string, unknown>) {
+type CreateInput = Input<'vms:create'>;
+
+/** The options as given; the engine checks them against the contract and names what is wrong. */
+export function createInput(name: string, values: Record<string, unknown>): CreateInput {
   return {
     name,
-    image: values.image,
+    image: values.image as string,
     cpus: num(values.cpus, '--cpus'),
     memoryMiB: num(values.memory, '--memory'),
-    append: values.append,
-    backend: values.backend,
-    accel: values.accel,
+    append: values.append as string | undefined,
+    backend: values.backend as CreateInput['backend'],
+    accel: values.accel as CreateInput['accel'],
     rootDir:
       typeof values['root-dir'] === 'string' && values['root-dir']
         ? path.resolve(values['root-dir'])
-        : values['root-dir'],
+        : (values['root-dir'] as string | undefined),
   };
 }
 
@@ -147,17 +147,17 @@ export const vmCommands: Command[] = [
       return withEngine(io, async (e) => {
         const { image: _image, name: _name, ...create } = createInput(name, values);
         const given = Object.entries(values).filter(([k, v]) => k in createOptions && v !== undefined);
-        if (e.ctx.store.vms.find(name) && given.length && !io.json) {
+        if (given.length && !io.json && (await e.invoke('vms:list', {})).some((v) => v.name === name)) {
           io.stderr.write(
             `The VM "${name}" exists already: ${given.map(([k]) => `--${k}`).join(', ')} ignored (they apply when a VM is created).\n`,
           );
         }
         const vm = await withProgress(io, e, () =>
-          e.launch(
+          e.invoke('vms:launch', {
             name,
-            values.image as string | undefined,
-            Object.fromEntries(Object.entries(create).filter(([, v]) => v !== undefined)),
-          ),
+            ...(values.image === undefined ? {} : { image: values.image as string }),
+            ...Object.fromEntries(Object.entries(create).filter(([, v]) => v !== undefined)),
+          }),
         );
         const end = vm.state === 'running' ? await attachConsole(io, e, name, true) : vm.state;
         if (end === 'crashed') {
@@ -218,9 +218,7 @@ export const vmCommands: Command[] = [
         if (backend !== undefined && backend !== 'bldy' && backend !== 'qemu') {
           throw new OkError('INVALID_INPUT', `--backend must be bldy or qemu, got "${backend}"`);
         }
-        const planned = await withEngine(io, async (e) =>
-          e.vms.plan(e.ctx.store.vms.get(name), { pull: false, prepare: false, ...(backend ? { backend } : {}) }),
-        );
+        const planned = await withEngine(io, (e) => e.invoke('vms:plan', { name, ...(backend ? { backend } : {}) }));
         const argv = [planned.bin, ...planned.args];
         io.print(argv, () =>
           argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '),
@@ -256,7 +254,7 @@ export const vmCommands: Command[] = [
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const vm = await withEngine(io, (e) =>
-        e.invoke('vms:stop', { name: positionals[0], force: values.force === true }),
+        e.invoke('vms:stop', { name: positionals[0]!, force: values.force === true }),
       );
       io.print(vm, () => vmLine(vm));
     },
@@ -279,7 +277,7 @@ export const vmCommands: Command[] = [
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const text = await withEngine(io, (e) =>
-        e.invoke('vms:logs', { name: positionals[0], bytes: num(values.bytes, '--bytes') }),
+        e.invoke('vms:logs', { name: positionals[0]!, bytes: num(values.bytes, '--bytes') }),
       );
       if (io.json) io.print({ log: text }, () => text);
       else io.stdout.write(text);
@@ -304,23 +302,13 @@ export const vmCommands: Command[] = [
       needArgs(positionals, 1, this.usage);
       const name = positionals[0]!;
       await withEngine(io, async (e) => {
-        const isVm = !!e.ctx.store.vms.find(name);
-        const isImage = !!e.ctx.store.images.find(name);
-        // a VM wins over an image of the same name (the default VM and bundle are both "oklinux")
-        const asVm = values.vm === true || (values.image !== true && isVm);
-        const asImage = values.image === true || (values.vm !== true && !isVm && isImage);
-        if (!asVm && !asImage) {
-          throw new OkError(
-            'NOT_FOUND',
-            `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
-          );
-        }
-        if (asVm) {
-          const managedRoot = e.ctx.paths.rootDir(name);
-          // whatever the VM's row says: a root kept from an earlier VM of this name lives there too
-          const hasManagedRoot = fs.existsSync(managedRoot);
+        // the engine decides: a VM wins over an image of the same name (the default VM and bundle are both "oklinux")
+        const kind = values.vm === true ? 'vm' : values.image === true ? 'image' : undefined;
+        const found = await e.invoke('system:resolve', { name, ...(kind ? { kind } : {}) });
+        if (found.kind === 'vm') {
+          const { managedRoot } = found.vm;
           let keepRoot = values['keep-root'] === true;
-          if (!keepRoot && values['delete-root'] !== true && hasManagedRoot) {
+          if (!keepRoot && values['delete-root'] !== true && managedRoot) {
             if (!process.stdin.isTTY || io.json) {
               throw new OkError(
                 'INVALID_INPUT',
@@ -336,7 +324,7 @@ export const vmCommands: Command[] = [
           io.print(
             { removed: 'vm', name, keptRoot: keepRoot ? managedRoot : null },
             () =>
-              `Removed the VM ${name}${keepRoot && fs.existsSync(managedRoot) ? `; its root directory is kept at ${managedRoot}` : ''}.`,
+              `Removed the VM ${name}${keepRoot && managedRoot ? `; its root directory is kept at ${managedRoot}` : ''}.`,
           );
         } else {
           await e.invoke('images:remove', { ref: name });
@@ -347,7 +335,7 @@ export const vmCommands: Command[] = [
   },
   {
     name: 'share',
-    usage: 'share <add|rm|ls> …',
+    usage: 'share <add|set|rm|ls> …',
     summary: 'Share host folders with a VM over virtio-9p.',
     sub: [
       {
@@ -361,11 +349,11 @@ export const vmCommands: Command[] = [
           const hostPath = path.resolve(positionals[1]!);
           const share = await withEngine(io, (e) =>
             e.invoke('shares:add', {
-              vm: positionals[0],
+              vm: positionals[0]!,
               hostPath,
               readOnly: values.ro === true,
-              tag: values.tag,
-              guestPath: values['guest-path'],
+              tag: values.tag as string | undefined,
+              guestPath: values['guest-path'] as string | undefined,
             }),
           );
           io.print(
@@ -376,12 +364,32 @@ export const vmCommands: Command[] = [
         },
       },
       {
+        name: 'set',
+        usage: 'set <vm> <tag> --ro|--rw',
+        summary: 'Make a share read-only or writable (applies at the next start if the VM runs).',
+        options: { ro: { type: 'boolean' }, rw: { type: 'boolean' } },
+        async run(io, { positionals, values }) {
+          needArgs(positionals, 2, `share ${this.usage}`);
+          if ((values.ro === true) === (values.rw === true)) {
+            throw new OkError('INVALID_INPUT', `say --ro or --rw. Usage: oklinux share ${this.usage}`);
+          }
+          const share = await withEngine(io, (e) =>
+            e.invoke('shares:update', { vm: positionals[0]!, tag: positionals[1]!, readOnly: values.ro === true }),
+          );
+          io.print(
+            share,
+            () =>
+              `The share "${share.tag}" (${share.hostPath}) is ${share.readOnly ? 'read-only' : 'writable'}${share.pending ? '; applies at the next start' : ''}.`,
+          );
+        },
+      },
+      {
         name: 'rm',
         usage: 'rm <vm> <tag>',
         summary: 'Stop sharing a folder (applies at the next start if the VM runs).',
         async run(io, { positionals }) {
           needArgs(positionals, 2, `share ${this.usage}`);
-          await withEngine(io, (e) => e.invoke('shares:remove', { vm: positionals[0], tag: positionals[1] }));
+          await withEngine(io, (e) => e.invoke('shares:remove', { vm: positionals[0]!, tag: positionals[1]! }));
           io.print({ removed: positionals[1] }, () => `Removed the share ${positionals[1]}.`);
         },
       },
@@ -394,13 +402,13 @@ export const vmCommands: Command[] = [
           needArgs(positionals, 1, `share ${this.usage}`);
           const vm = positionals[0]!;
           await withEngine(io, async (e) => {
-            const shares = await e.invoke('shares:list', { vm });
             if (values.fstab) {
               const backend = values.backend === 'bldy' ? 'bldy' : 'qemu';
-              const lines = fstabFor(e.ctx, vm, backend);
+              const lines = await e.invoke('shares:fstab', { vm, backend });
               io.print(lines, () => lines.join('\n'));
               return;
             }
+            const shares = await e.invoke('shares:list', { vm });
             io.print(shares, () =>
               shares.length
                 ? table(

@@ -33,6 +33,7 @@ type VmHandlers = Pick<
   | 'vms:stop'
   | 'vms:remove'
   | 'vms:logs'
+  | 'vms:plan'
   | 'console:attach'
   | 'console:detach'
   | 'console:write'
@@ -41,6 +42,7 @@ type VmHandlers = Pick<
   | 'shares:add'
   | 'shares:update'
   | 'shares:remove'
+  | 'shares:fstab'
 >;
 
 const publicShare = ({ id: _id, vmId: _vmId, ...s }: ShareRow) => s;
@@ -94,6 +96,14 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       return null;
     },
     'vms:logs': ({ name, bytes }) => vms.logs(name, bytes),
+    'vms:plan': async ({ name, backend }) => {
+      const { bin, args } = await vms.plan(store.vms.get(name), {
+        pull: false,
+        prepare: false,
+        ...(backend ? { backend } : {}),
+      });
+      return { bin, args };
+    },
     'console:attach': ({ name }) => vms.attach(name),
     'console:detach': ({ name }) => {
       vms.detach(name);
@@ -172,6 +182,7 @@ export function vmHandlers(ctx: EngineContext, vms: VmManager): VmHandlers {
       changed(vm, running(vm));
       return null;
     },
+    'shares:fstab': ({ vm, backend }) => fstabFor(ctx, vm, backend ?? 'qemu'),
   };
 }
 

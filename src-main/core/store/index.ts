@@ -78,7 +78,7 @@ export interface SourceRow {
   body: string | null;
   addedAt: string;
 }
-export interface VmRow extends Omit<Vm, 'pendingRestart'> {
+export interface VmRow extends Omit<Vm, 'pendingRestart' | 'managedRoot'> {
   id: number;
   restartNeeded: boolean;
   supervisorPid: number | null;

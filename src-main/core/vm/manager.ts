@@ -71,7 +71,7 @@ const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
 
-export function toVm(row: VmRow, pendingRestart: boolean): Vm {
+export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | null = null): Vm {
   return {
     name: row.name,
     image: row.image,
@@ -87,6 +87,7 @@ export function toVm(row: VmRow, pendingRestart: boolean): Vm {
     exitSignal: row.exitSignal,
     lastError: row.lastError,
     rootDir: row.rootDir,
+    managedRoot,
     pendingRestart,
   };
 }
@@ -109,7 +110,13 @@ export class VmManager {
 
   vm(name: string): Vm {
     const row = this.store.vms.get(name);
-    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded);
+    // whatever the row says: a root kept from an earlier VM of this name lives there too
+    const managed = this.ctx.paths.rootDir(name);
+    return toVm(
+      row,
+      row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded,
+      fs.existsSync(managed) ? managed : null,
+    );
   }
 
   private emit(name: string): void {
