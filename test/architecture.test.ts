@@ -11,6 +11,7 @@
  * - The renderer and the preload import only the contract (plus their own files).
  * - No import cycles in src-main/.
  * - Every contract channel reaches the CLI (IPC and the WebSocket carry them all), or is listed with why.
+ * - One handler module per contract service in core/services/; the engine itself names no channel.
  * - No file in src-main/ is over MAX_LINES lines.
  */
 import fs from 'node:fs';
@@ -99,6 +100,18 @@ function specifiersIn(name: string, text: string): string[] {
     ) {
       found.push(node.argument.literal.text);
     }
+    ts.forEachChild(node, visit);
+  };
+  visit(src);
+  return found;
+}
+
+/** The string literals (and property names in quotes) of a file, by the parser: channel names, for one. */
+function stringLiterals(file: string): string[] {
+  const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isStringLiteralLike(node)) found.push(node.text);
     ts.forEachChild(node, visit);
   };
   visit(src);
@@ -208,19 +221,32 @@ describe('architecture: the import graph holds the layering', () => {
   });
 
   it('every contract channel is called by some CLI command, or is listed with why it is not', () => {
-    const literals = new Set<string>();
-    for (const file of mainFiles.filter((f) => layerOf(f) === 'cli')) {
-      const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-      const visit = (node: ts.Node): void => {
-        if (ts.isStringLiteralLike(node)) literals.add(node.text);
-        ts.forEachChild(node, visit);
-      };
-      visit(src);
-    }
+    const literals = new Set(mainFiles.filter((f) => layerOf(f) === 'cli').flatMap(stringLiterals));
     const missing = CHANNELS.filter((c) => !literals.has(c) && !(c in NOT_IN_CLI));
     expect(missing).toEqual([]);
     const listedButUsed = Object.keys(NOT_IN_CLI).filter((c) => literals.has(c) || !CHANNELS.includes(c as Channel));
     expect(listedButUsed).toEqual([]);
+  });
+
+  it('one handler module per contract service (core/services/<service>.ts); the engine only wires them', () => {
+    const services = [...new Set(CHANNELS.map((c) => c.split(':')[0]!))];
+    const missing = services.filter((s) => !fs.existsSync(path.join(MAIN, 'core', 'services', `${s}.ts`)));
+    expect(missing).toEqual([]);
+    // each module registers its own service's channels and no other's
+    for (const s of services) {
+      const file = path.join(MAIN, 'core', 'services', `${s}.ts`);
+      const named = stringLiterals(file).filter((t) => (CHANNELS as string[]).includes(t));
+      expect(
+        named.filter((c) => !c.startsWith(`${s}:`)),
+        file,
+      ).toEqual([]);
+      expect(named.length, `${file} registers no ${s}:* channel`).toBeGreaterThan(0);
+    }
+    // no handler in the engine itself: it names no channel
+    const inEngine = stringLiterals(path.join(MAIN, 'core', 'engine.ts')).filter((t) =>
+      (CHANNELS as string[]).includes(t),
+    );
+    expect(inEngine).toEqual([]);
   });
 
   it('the renderer and the preload import only contract/ (and their own files)', () => {

@@ -21,6 +21,9 @@ export type Handlers = {
   [C in Channel]: (input: z.output<(typeof contract)[C]['input']>, caller: Caller) => Promise<Output<C>> | Output<C>;
 };
 
+/** The handlers of one contract service (`vms`: every `vms:*` channel), as its module in services/ provides them. */
+export type ServiceHandlers<S extends string> = Pick<Handlers, Extract<Channel, `${S}:${string}`>>;
+
 export async function dispatch(
   handlers: Handlers,
   channel: string,

@@ -1,5 +1,5 @@
 /**
- * `settings:set`. A setting that names a program okLinux runs
+ * `settings:*`. `settings:set`: A setting that names a program okLinux runs
  * (`PROGRAM_SETTINGS`) is changed only by a local caller, and only to a file
  * that `trustedProgram` accepts; its realpath is what is stored. A browser page
  * (the `browser` caller, over `oklinux serve`'s WebSocket) cannot change one at
@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROGRAM_SETTINGS, type Settings } from '@contract';
 import type { EngineContext } from '@core/context';
-import type { Caller } from '@core/dispatch';
+import type { Caller, ServiceHandlers } from '@core/dispatch';
+import type { EngineParts } from './parts';
 import { OkError } from '@contract/errors';
 import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
@@ -63,4 +64,11 @@ export async function setSettings(ctx: EngineContext, patch: Partial<Settings>, 
     }
   }
   return ctx.store.settings.set(checked);
+}
+
+export function settingsHandlers({ ctx }: EngineParts): ServiceHandlers<'settings'> {
+  return {
+    'settings:get': () => ctx.store.settings.get(),
+    'settings:set': (patch, caller) => setSettings(ctx, patch, caller),
+  };
 }
