@@ -55,6 +55,7 @@ describe('migrations', () => {
         'catalog_sources',
         'downloads',
         'events',
+        'extractions',
         'http_cache',
         'image_artifacts',
         'images',

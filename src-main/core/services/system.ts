@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { DoctorReport, Resolved } from '@contract';
 import type { ServiceHandlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
-import { toImage } from '@core/images/service';
+import { toImage } from '@core/images/image';
 import { OkError } from '@contract/errors';
 import { chooseBackend, freeDiskBytes, kvmStatus, qemuBinaryName, toolVersion, which } from '@core/host-tools';
 import { kvmProblem } from '@core/vmm/accel';

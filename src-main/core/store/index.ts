@@ -581,6 +581,27 @@ export class Store {
     },
   };
 
+  /** What was extracted from which archive (see images/installer.ts). */
+  readonly extractions = {
+    get: (fromSha256: string, member: string): string | undefined => {
+      const r = this.db
+        .prepare('SELECT sha256 FROM extractions WHERE from_sha256 = ? AND member = ?')
+        .get(fromSha256, member) as { sha256: string } | undefined;
+      return r?.sha256;
+    },
+    record: (fromSha256: string, member: string, sha256: string): void => {
+      guard(`The extraction of ${member} from ${fromSha256}`, () =>
+        this.db
+          .prepare(
+            `INSERT INTO extractions(from_sha256, member, sha256, extracted_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT(from_sha256, member) DO UPDATE SET sha256 = excluded.sha256,
+               extracted_at = excluded.extracted_at`,
+          )
+          .run(fromSha256, member, sha256, now()),
+      );
+    },
+  };
+
   // ---- event log
   readonly events = {
     append: (kind: string, subject: string | null, data?: unknown): number =>
