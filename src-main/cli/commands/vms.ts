@@ -3,7 +3,9 @@ import readline from 'node:readline/promises';
 import type { Input, Vm } from '@contract';
 import { OkError } from '@contract/errors';
 import { superviseFromFile } from '@core/vm/supervise-main';
-import { needArgs, table, withEngine, type CliIO, type Command, type EngineLink } from '../framework';
+import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
+import { attachConsole } from '../console';
+import { shareCommand } from './shares';
 import { withProgress } from '../progress';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
@@ -16,9 +18,6 @@ async function askYesNo(io: CliIO, question: string): Promise<boolean> {
   }
 }
 
-/** Ctrl-] detaches from a console, as in telnet and virsh. */
-export const DETACH_KEY = '\x1d';
-
 const num = (v: unknown, what: string): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -28,77 +27,6 @@ const num = (v: unknown, what: string): number | undefined => {
 
 function vmLine(vm: Vm): string {
   return `${vm.name}: ${vm.state}${vm.pid ? ` (pid ${vm.pid})` : ''}${vm.lastError ? `\n${vm.lastError}` : ''}`;
-}
-
-/**
- * Attach the terminal to a VM's console until the VM stops or the user presses
- * Ctrl-]. Resolves with the VM's final state (or 'detached').
- */
-export async function attachConsole(io: CliIO, engine: EngineLink, name: string, allowEnded = false): Promise<string> {
-  const stdin = process.stdin;
-  let vmNow = await engine.invoke('vms:get', { name });
-  // being started by another process (perhaps still downloading): wait until it runs
-  while (vmNow.state === 'starting') {
-    await new Promise((r) => setTimeout(r, 200));
-    vmNow = await engine.invoke('vms:get', { name });
-  }
-  if (vmNow.state === 'crashed' && allowEnded) {
-    io.stdout.write((await engine.invoke('console:attach', { name })).tail.slice(-4096));
-    return 'crashed';
-  }
-  if (vmNow.state !== 'running') {
-    throw new OkError('CONFLICT', `The VM "${name}" is ${vmNow.state}; start it with "oklinux start ${name}".`);
-  }
-  if (!io.json) io.stderr.write(`Connected to ${name}'s console. Detach with Ctrl-]. \r\n`);
-  return new Promise<string>((resolve, reject) => {
-    let done = false;
-    const finish = (how: string): void => {
-      if (done) return;
-      done = true;
-      off();
-      stdin.off('data', onInput);
-      if (stdin.isTTY) stdin.setRawMode(false);
-      stdin.pause();
-      resolve(how);
-    };
-    const off = engine.onEvent((e) => {
-      if (e.type === 'console:data' && e.vm === name) io.stdout.write(e.data);
-      if (e.type === 'vm:state' && e.vm.name === name && (e.vm.state === 'stopped' || e.vm.state === 'crashed')) {
-        finish(e.vm.state);
-      }
-    });
-    const onInput = (d: Buffer): void => {
-      const s = d.toString('utf8');
-      const cut = s.indexOf(DETACH_KEY);
-      const data = cut >= 0 ? s.slice(0, cut) : s;
-      if (data) engine.invoke('console:write', { name, data }).catch(() => undefined);
-      if (cut >= 0) {
-        if (!io.json) io.stderr.write('\r\nDetached; the VM keeps running.\r\n');
-        finish('detached');
-      }
-    };
-    engine
-      .invoke('console:attach', { name })
-      .then(({ tail }) => {
-        io.stdout.write(tail.slice(-4096));
-        if (stdin.isTTY) {
-          stdin.setRawMode(true);
-          const cols = (io.stdout as { columns?: number }).columns;
-          const rows = (io.stdout as { rows?: number }).rows;
-          if (cols && rows) engine.invoke('console:resize', { name, cols, rows }).catch(() => undefined);
-        }
-        stdin.on('data', onInput);
-        stdin.resume();
-        // it may have ended before the subscription was in place
-        return engine.invoke('vms:get', { name }).then((v) => {
-          if (v.state === 'stopped' || v.state === 'crashed') finish(v.state);
-        });
-        stdin.once('end', () => {
-          // stdin closed (a pipe ran dry): keep relaying output until the VM stops
-        });
-      })
-      .catch(reject);
-  });
 }
 
 const createOptions = {
@@ -333,101 +261,7 @@ export const vmCommands: Command[] = [
       });
     },
   },
-  {
-    name: 'share',
-    usage: 'share <add|set|rm|ls> …',
-    summary: 'Share host folders with a VM over virtio-9p.',
-    sub: [
-      {
-        name: 'add',
-        usage: 'add <vm> <host-dir> [--ro] [--tag T] [--guest-path P]',
-        summary: 'Share a host folder; the guest mounts it at /mnt/<tag> unless --guest-path.',
-        options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
-        async run(io, { positionals, values }) {
-          needArgs(positionals, 2, `share ${this.usage}`);
-          // the engine resolves links itself (and names the link in its refusals)
-          const hostPath = path.resolve(positionals[1]!);
-          const share = await withEngine(io, (e) =>
-            e.invoke('shares:add', {
-              vm: positionals[0]!,
-              hostPath,
-              readOnly: values.ro === true,
-              tag: values.tag as string | undefined,
-              guestPath: values['guest-path'] as string | undefined,
-            }),
-          );
-          io.print(
-            share,
-            () =>
-              `Shared ${share.hostPath} as "${share.tag}" at ${share.guestPath}${share.readOnly ? ' (read-only)' : ''}${share.pending ? '; applies at the next start' : ''}.`,
-          );
-        },
-      },
-      {
-        name: 'set',
-        usage: 'set <vm> <tag> --ro|--rw',
-        summary: 'Make a share read-only or writable (applies at the next start if the VM runs).',
-        options: { ro: { type: 'boolean' }, rw: { type: 'boolean' } },
-        async run(io, { positionals, values }) {
-          needArgs(positionals, 2, `share ${this.usage}`);
-          if ((values.ro === true) === (values.rw === true)) {
-            throw new OkError('INVALID_INPUT', `say --ro or --rw. Usage: oklinux share ${this.usage}`);
-          }
-          const share = await withEngine(io, (e) =>
-            e.invoke('shares:update', { vm: positionals[0]!, tag: positionals[1]!, readOnly: values.ro === true }),
-          );
-          io.print(
-            share,
-            () =>
-              `The share "${share.tag}" (${share.hostPath}) is ${share.readOnly ? 'read-only' : 'writable'}${share.pending ? '; applies at the next start' : ''}.`,
-          );
-        },
-      },
-      {
-        name: 'rm',
-        usage: 'rm <vm> <tag>',
-        summary: 'Stop sharing a folder (applies at the next start if the VM runs).',
-        async run(io, { positionals }) {
-          needArgs(positionals, 2, `share ${this.usage}`);
-          await withEngine(io, (e) => e.invoke('shares:remove', { vm: positionals[0]!, tag: positionals[1]! }));
-          io.print({ removed: positionals[1] }, () => `Removed the share ${positionals[1]}.`);
-        },
-      },
-      {
-        name: 'ls',
-        usage: 'ls <vm> [--fstab]',
-        summary: "List a VM's shares, or print them as /etc/fstab lines.",
-        options: { fstab: { type: 'boolean' }, backend: { type: 'string' } },
-        async run(io, { positionals, values }) {
-          needArgs(positionals, 1, `share ${this.usage}`);
-          const vm = positionals[0]!;
-          await withEngine(io, async (e) => {
-            if (values.fstab) {
-              const backend = values.backend === 'bldy' ? 'bldy' : 'qemu';
-              const lines = await e.invoke('shares:fstab', { vm, backend });
-              io.print(lines, () => lines.join('\n'));
-              return;
-            }
-            const shares = await e.invoke('shares:list', { vm });
-            io.print(shares, () =>
-              shares.length
-                ? table(
-                    ['TAG', 'HOST PATH', 'GUEST PATH', 'MODE', ''],
-                    shares.map((s) => [
-                      s.tag,
-                      s.hostPath,
-                      s.guestPath,
-                      s.readOnly ? 'ro' : 'rw',
-                      s.pending ? 'applies at next start' : '',
-                    ]),
-                  )
-                : `The VM ${vm} has no shares. Add one with "oklinux share add ${vm} <folder>".`,
-            );
-          });
-        },
-      },
-    ],
-  },
+  shareCommand,
   {
     name: '__supervise',
     usage: '__supervise <plan.json>',
