@@ -12,6 +12,7 @@
  * - No import cycles in src-main/.
  * - Every contract channel reaches the CLI (IPC and the WebSocket carry them all), or is listed with why.
  * - One handler module per contract service in core/services/; the engine itself names no channel.
+ * - Each folder has a header comment ("This folder (x/) …") saying what lives there and what may not.
  * - No file in src-main/ is over MAX_LINES lines.
  */
 import fs from 'node:fs';
@@ -297,6 +298,18 @@ describe('architecture: the import graph holds the layering', () => {
     };
     for (const f of mainFiles) if (!idx.has(f)) strong(f);
     expect(cycles).toEqual([]);
+  });
+
+  it('each folder has a header comment saying what lives there and what may not', () => {
+    const dirs = [...new Set(mainFiles.map((f) => path.dirname(f)).filter((d) => d !== MAIN)), RENDERER];
+    const missing = dirs.filter((dir) => {
+      const label = `This folder (${path.relative(dir === RENDERER ? REPO : MAIN, dir)}/)`;
+      return !fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.ts'))
+        .some((n) => fs.readFileSync(path.join(dir, n), 'utf8').split('*/')[0]!.includes(label));
+    });
+    expect(missing.map(rel)).toEqual([]);
   });
 
   it(`no file in src-main/ is over ${MAX_LINES} lines (exceptions listed with why)`, () => {

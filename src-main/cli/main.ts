@@ -1,6 +1,11 @@
 /**
  * `oklinux`: the command-line front end over the same engine and contract as
  * the desktop app.
+ *
+ * This folder (cli/) is the `oklinux` command line. Commands reach the engine only through the contract
+ * (`EngineLink.invoke` and its events), so they run unchanged against a remote engine; besides contract/
+ * they import only the engine's entries (core/engine.ts, core/vm/supervise-main.ts) and host/ (for
+ * serve).
  */
 import { OkError, toErrorPayload } from '@contract/errors';
 import { exitCodeFor } from './exit-codes';

@@ -4,11 +4,11 @@
  * `<service>:<method>` channel, an input schema checked at every transport
  * boundary, and an output schema.
  *
- * This folder is the one way in: it holds the channels (channels.ts), the schemas of what crosses a
- * transport (schemas.ts), the errors every front end reads (errors.ts), the WebSocket frames (ws.ts),
- * the hand-written API (api.ts) and the human formatting all front ends share (format.ts). It imports
- * nothing but zod and itself: never core/, electron/, host/, cli/ or src-renderer/
- * (test/architecture.test.ts holds this).
+ * This folder (contract/) is the one way in: the channels (channels.ts), the schemas of what crosses a
+ * transport (schemas.ts), the errors every front end reads (errors.ts), the WebSocket frames (ws.ts), the
+ * hand-written API (api.ts) and its derivation from the channels (proxy.ts), and the human formatting all
+ * front ends share (format.ts). It imports nothing but zod and itself: never core/, electron/, host/, cli/
+ * or src-renderer/ (test/architecture.test.ts holds this).
  */
 export * from './schemas';
 export * from './channels';

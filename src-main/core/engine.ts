@@ -3,6 +3,10 @@
  * one handler module per contract service (services/). All three transports (Electron IPC, the
  * WebSocket host, the CLI) call it through `dispatch`, so validation and errors are the same everywhere.
  * It holds no domain rule itself: those live in vm/, shares/, images/ and the rest.
+ *
+ * This folder (core/) is the engine: state, downloads, images, VMs and shares. Front ends reach it only
+ * through the contract (`Engine.call`/`invoke`, and its events); it never imports Electron, nor
+ * electron/, host/, cli/ or src-renderer/.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

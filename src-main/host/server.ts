@@ -11,6 +11,10 @@
  *   (symlinks included: see static.ts) and directories are never listed. The page itself holds no secret, so it loads
  *   without the token.
  * - Every engine event is pushed to every connected client.
+ *
+ * This folder (host/) is the browser host behind `oklinux serve`: static files and the contract over a
+ * WebSocket, on 127.0.0.1 with a token. It calls the engine only through `Engine.call`, as the `browser`
+ * caller.
  */
 import fs from 'node:fs';
 import http from 'node:http';

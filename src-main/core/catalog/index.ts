@@ -2,6 +2,10 @@
  * The merged catalog: okLinux GitHub releases and manifest bundles as one list
  * of `CatalogEntry`, newest okLinux release first, then bundles in manifest
  * order; and `resolveRef` to turn what a user typed into one entry.
+ *
+ * This folder (core/catalog/) knows what can be installed: okLinux's GitHub releases and manifests,
+ * parsed, merged and resolved. It holds no state beyond the HTTP cache handed to it and knows nothing of
+ * VMs or of the content store.
  */
 import type { CatalogArtifact as ContractArtifact, CatalogEntry as ContractEntry } from '@contract';
 import { OkError } from '@contract/errors';

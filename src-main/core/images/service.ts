@@ -3,6 +3,10 @@
  * catalog (catalog.ts), the installer (installer.ts: pulls, progress, bldy) and the installed images
  * (installed.ts: verify, boot files, import, removal). It owns what they share: the downloader into
  * the content store and the HTTP dispatchers (the proxy from Settings, read at each request).
+ *
+ * This folder (core/images/) is images and installing them: the catalog with its cache, the installer
+ * (pulls, progress, bldy), and the installed images (verify, boot files, import, removal). The I/O
+ * itself is download/'s and extract/'s.
  */
 import fs from 'node:fs';
 import type { Dispatcher } from 'undici';

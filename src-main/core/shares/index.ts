@@ -1,3 +1,9 @@
+/**
+ * This folder (core/shares/) holds the rules of host folders shared over 9p: tags, guest paths, the
+ * checks on a host folder (realpath, data directory, programs okLinux runs), mount options, the
+ * set-user-ID scrub, and the rules for changing a VM's shares (changes.ts). What differs between
+ * backends comes from vmm/facts.ts, not from here.
+ */
 export { ROOT_TAG, MAX_TAG_BYTES, checkTagSyntax, validateTag, tagFor } from './tags';
 export { validateHostDir, validateGuestPath, defaultGuestPath, MAX_GUEST_PATH_BYTES } from './paths';
 export { validateShareLayout } from './layout';

@@ -2,6 +2,9 @@
  * The repository layer: the only place with SQL. Every SQLite failure that a
  * caller can cause (unique names, missing rows, constraints) becomes a typed
  * OkError with a message for people.
+ *
+ * This folder (core/store/) is the SQLite state: the migrations (append only) and an object of queries
+ * per table. It is the only place with SQL; nothing above it writes SQL or treats the event log as data.
  */
 import { OkError } from '@contract/errors';
 import type { DownloadRecord } from '@core/download/types';

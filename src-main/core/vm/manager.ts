@@ -2,6 +2,11 @@
  * VM lifecycle on the engine side: create, start (through a detached
  * supervisor), stop, remove, reconcile after crashes, and console access. The
  * state lives in SQLite, so any front end (or several at once) sees the same VMs.
+ *
+ * This folder (core/vm/) is a VM's life: create and launch (create.ts), what a start would run
+ * (plan.ts), the start through a detached supervisor (supervisor.ts; supervise-main.ts is that process's
+ * entry), stop, remove, reconcile and the console. What differs between backends comes from vmm/; the
+ * share rules from shares/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
