@@ -129,6 +129,7 @@ function tighten(root: string, p: string, mode: number, out: Tightened[]): void 
     if (errCode(e) === 'ENOENT') return;
     throw dataDirError(root, `${p} cannot be read (${errCode(e) || String(e)})`, e);
   }
+  requireOwn(root, p, st);
   if ((st.mode & 0o077) === 0) return;
   try {
     fs.chmodSync(p, mode);
@@ -140,6 +141,20 @@ function tighten(root: string, p: string, mode: number, out: Tightened[]): void 
     );
   }
   out.push({ path: p, was: st.mode & 0o7777 });
+}
+
+/**
+ * Everything in the data directory must belong to this user: run as root, a chmod would succeed on a folder
+ * another user made (or swapped in), and that user would keep control of what the app then trusts.
+ */
+function requireOwn(root: string, p: string, st: fs.Stats): void {
+  const euid = process.geteuid?.();
+  if (WINDOWS || euid === undefined || st.uid === euid) return;
+  throw dataDirError(
+    root,
+    `${p} belongs to uid ${st.uid}, not to this user (uid ${euid}); okLinux will not use a data directory ` +
+      'another user controls',
+  );
 }
 
 function listDir(dir: string): string[] {
@@ -170,6 +185,7 @@ export function prepareDataDir(paths: DataPaths): string[] {
     makeDirs(root, PRIVATE_DIR_MODE);
   } else {
     if (!st.isDirectory()) throw dataDirError(root, 'it is a file, not a folder');
+    requireOwn(root, root, st);
     if (!WINDOWS && st.mode & 0o077) {
       const entries = listDir(root);
       if (entries.length && !entries.includes('oklinux.db')) {

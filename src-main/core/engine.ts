@@ -38,6 +38,11 @@ export function defaultResourcesDir(): string {
   return fileURLToPath(new URL('../../resources', import.meta.url));
 }
 
+/** This package's folder (sources or bundle, bin/, node_modules); node_modules may be a link elsewhere. */
+function packageRoot(): string {
+  return fileURLToPath(new URL('../..', import.meta.url));
+}
+
 export interface EngineOptions {
   resourcesDir?: string;
   home?: string;
@@ -68,8 +73,11 @@ export class Engine {
       builtinManifests: [env.OKLINUX_DEFAULT_MANIFEST ?? path.join(resources, 'manifests', 'default.json')],
       ...opts.images,
     });
+    // the app's code: the package (sources, node_modules, bin) and its resources
+    const appDirs = [packageRoot(), path.join(packageRoot(), 'node_modules'), resources];
     this.vms = new VmManager(this.ctx, {
       launcher: opts.launcher ?? defaultLauncher(),
+      appDirs,
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
       prepareRoot: rootPreparer(this.ctx, resources),
     });
@@ -77,7 +85,7 @@ export class Engine {
       ctx: this.ctx,
       vms: this.vms,
       images: this.images,
-      shares: new ShareChanges(this.ctx, this.vms),
+      shares: new ShareChanges(this.ctx, this.vms, appDirs),
     };
     this.handlers = this.reportingDiskFull({
       ...systemHandlers(parts),

@@ -29,7 +29,8 @@ export function isExecutableFile(p: string): boolean {
 
 export function which(cmd: string, envPath = process.env.PATH ?? ''): string | null {
   for (const dir of envPath.split(path.delimiter)) {
-    if (dir && isExecutableFile(path.join(dir, cmd))) return path.join(dir, cmd);
+    // a relative entry ('.', '') would find programs in whatever folder the app was started from
+    if (path.isAbsolute(dir) && isExecutableFile(path.join(dir, cmd))) return path.join(dir, cmd);
   }
   return null;
 }

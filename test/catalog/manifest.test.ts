@@ -223,3 +223,17 @@ describe('manifests', () => {
     expect(nf.message).toContain(join(dir, 'absent.json'));
   });
 });
+
+describe('digests over https', () => {
+  it('refuses an http sha256Url in a manifest served over https; takes it from an http manifest', () => {
+    const downgraded = bundle({
+      artifacts: {
+        kernel: { url: 'kernels/k', sha256Url: 'http://cdn.example/k.sha256' },
+      },
+    });
+    expect(problem({ schema: 1, bundles: [downgraded] })).toContain(
+      'a manifest served over https must give its sha256Url over https too',
+    );
+    expect(() => parse({ schema: 1, bundles: [downgraded] }, 'http://okl.example/m/manifest.json')).not.toThrow();
+  });
+});

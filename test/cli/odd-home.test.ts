@@ -48,8 +48,12 @@ describe('odd OKLINUX_HOME values', () => {
     fs.chmodSync(open, 0o755);
     fs.chmodSync(t.dir, 0o755);
     const cases: [string, RegExp][] = [
-      [closed, /this user may not write to it \(EACCES\)/],
-      [open, /belongs to uid 0, so it cannot be made private \(EPERM\)/],
+      // someone else's folder is refused for whose it is, before its modes are looked at
+      [
+        closed,
+        /belongs to uid 0, not to this user \(uid 65534\); okLinux will not use a data directory another user controls/,
+      ],
+      [open, /belongs to uid 0, not to this user \(uid 65534\)/],
       [path.join(closed, 'home'), /it cannot be read \(EACCES\)/],
     ];
     expect(process.getuid?.(), 'this test acts as nobody through setpriv, which needs root').toBe(0);

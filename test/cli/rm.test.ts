@@ -119,7 +119,9 @@ describe('rm --delete-root', () => {
     fs.writeFileSync(file, 'x');
     const chattr = spawnSync('chattr', ['+i', file], { encoding: 'utf8' });
     if (chattr.status !== 0) {
-      throw new Error(`chattr +i failed (${chattr.stderr || chattr.error}): put TMPDIR on a filesystem with attributes (ext4), or install e2fsprogs`);
+      throw new Error(
+        `chattr +i failed (${chattr.stderr || chattr.error}): put TMPDIR on a filesystem with attributes (ext4), or install e2fsprogs`,
+      );
     }
     immutable.push(file);
     const r = await cli('rm', 'imm', '--delete-root');

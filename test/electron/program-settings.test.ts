@@ -148,4 +148,32 @@ describe('bldyPath from the desktop app', () => {
     fs.chmodSync(evil, 0o755);
     expect((await engine.invoke('system:doctor', {})).vmm).toMatchObject({ chosen: 'bldy', path: evil });
   });
+
+  it("refuses a program a guest can write: in a VM's writable share, or hard-linked to a file in a VM's root", async () => {
+    const before = await stored();
+    const shared = path.join(t.dir, 'shared-rw');
+    fs.mkdirSync(shared, { mode: 0o755 });
+    const inShare = script('bldy', 0o755, WORKS, shared);
+    await engine.invoke('vms:create', { name: 'guesty', image: 'k' });
+    await engine.invoke('shares:add', { vm: 'guesty', hostPath: shared, tag: 'rw' });
+    expect(await setBldy(inShare)).toMatchObject({
+      error: {
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining(
+          `${inShare} lies in the share "rw" of the VM "guesty" (${shared}), so a guest could change it`,
+        ),
+      },
+    });
+    // a file the guest wrote into its root, hard-linked out of the data directory
+    const guestFile = path.join(t.dir, 'home', 'vms', 'guesty', 'planted');
+    fs.mkdirSync(path.dirname(guestFile), { recursive: true });
+    fs.writeFileSync(guestFile, WORKS, { mode: 0o755 });
+    const outside = path.join(dir, 'innocent-looking');
+    fs.linkSync(guestFile, outside);
+    expect(await setBldy(outside)).toMatchObject({
+      error: { message: expect.stringMatching(/has 1 other hard link\(s\) on the disk of okLinux's data directory/) },
+    });
+    expect(await stored()).toBe(before);
+    await engine.invoke('vms:remove', { name: 'guesty' });
+  });
 });

@@ -5,7 +5,8 @@
  * follow their redirects themselves) refuse it the same way, and never carry
  * the GitHub token to another origin.
  */
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { redirectProblem } from '@core/download/redirect';
 import { sha256Hex, startTestServer, testBytes } from '../helpers/http';
 import { RELEASES_PATH } from './fixtures';
 import { sandbox, type Sandbox } from './fixtures';
@@ -72,4 +73,19 @@ it('the GitHub listing follows a redirect to another origin without the token', 
   } finally {
     await mirror.close();
   }
+});
+
+describe('redirect rules shared by downloads and catalog requests', () => {
+  it('refuses other schemes and any https -> http downgrade; follows the rest', () => {
+    const next = (s: string) => new URL(s);
+    expect(redirectProblem('https://a.example/m.json', next('http://b.example/m.json'))).toContain(
+      'redirected from https to plain http (http://b.example/m.json)',
+    );
+    expect(redirectProblem('http://a.example/x', next('file:///etc/passwd'))).toContain(
+      'only http and https redirects are followed',
+    );
+    expect(redirectProblem('http://a.example/x', next('https://b.example/x'))).toBeNull();
+    expect(redirectProblem('https://a.example/x', next('https://b.example/x'))).toBeNull();
+    expect(redirectProblem('http://a.example/x', next('http://b.example/x'))).toBeNull();
+  });
 });

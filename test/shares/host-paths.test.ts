@@ -11,6 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '@core/engine';
+import { which } from '@core/host-tools';
 import { runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 import { processesMentioning, vmEnv } from '../helpers/vm';
@@ -89,6 +90,32 @@ describe('shares of the data directory (item 3a)', () => {
     expect(r.message).toContain('is the okLinux data directory');
   });
 
+  it('refuses a bind mount of a folder holding the data directory, and a folder with the data directory mounted under it', async () => {
+    requireRoot('mount --bind');
+    const parentBind = path.join(t.dir, 'parent-bind');
+    const nest = path.join(t.dir, 'nest');
+    fs.mkdirSync(parentBind);
+    fs.mkdirSync(path.join(nest, 'deep', 'd'), { recursive: true });
+    const mounted: string[] = [];
+    try {
+      // parent-bind shows t.dir (which holds the data dir) under another name; nest/deep/d shows the data dir
+      expect(spawnSync('mount', ['--bind', t.dir, parentBind]).status).toBe(0);
+      mounted.push(parentBind);
+      expect(spawnSync('mount', ['--bind', home, path.join(nest, 'deep', 'd')]).status).toBe(0);
+      mounted.push(path.join(nest, 'deep', 'd'));
+      for (const dir of [parentBind, nest, path.join(nest, 'deep')]) {
+        for (const readOnly of [false, true]) {
+          const r = await call('shares:add', { vm: 'v', hostPath: dir, readOnly });
+          expect(r.code, dir).toBe('INVALID_INPUT');
+          expect(r.message, dir).toContain(`${dir} contains the okLinux data directory ${data}`);
+        }
+      }
+    } finally {
+      for (const m of mounted.reverse()) spawnSync('umount', [m]);
+    }
+    expect(await engine.invoke('shares:list', { vm: 'v' })).toEqual([]);
+  });
+
   it('refuses them through the real CLI too: exit 2, naming the data directory and suggesting a subfolder', async () => {
     const parent = await cli('share', 'add', 'v', t.dir);
     expect(parent.code, parent.stderr).toBe(2);
@@ -107,13 +134,22 @@ describe('shares of the data directory (item 3a)', () => {
   it('still shares an ordinary folder, stored as its realpath', async () => {
     const viaLink = await engine.invoke('shares:add', { vm: 'v', hostPath: path.join(links, 'ok') });
     expect(viaLink).toMatchObject({ tag: 'ok', hostPath: fs.realpathSync(okDir), guestPath: '/mnt/ok' });
-    const sub = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
-    expect(sub.code, sub.stderr).toBe(0);
-    expect(JSON.parse(sub.stdout)).toMatchObject({ tag: 'sub', hostPath: path.join(fs.realpathSync(okDir), 'sub') });
     // the same folder again, through its link: one share per folder
     const again = await call('shares:add', { vm: 'v', hostPath: okDir, tag: 'again' });
     expect(again.code).toBe('ALREADY_EXISTS');
+    // a folder inside it is refused while the guest can write "ok" (it could swap sub for a link)...
+    const nested = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
+    expect(nested.code).toBe(2);
+    expect((JSON.parse(nested.stdout) as { error: { message: string } }).error.message).toContain(
+      'lies inside the share "ok" of the VM "v"',
+    );
+    // ...and shared once "ok" is gone, by the real CLI, as its realpath
+    await engine.invoke('shares:remove', { vm: 'v', tag: 'ok' });
+    const sub = await cli('share', 'add', 'v', path.join(okDir, 'sub'), '--json');
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(JSON.parse(sub.stdout)).toMatchObject({ tag: 'sub', hostPath: path.join(fs.realpathSync(okDir), 'sub') });
     await engine.invoke('shares:remove', { vm: 'v', tag: 'sub' });
+    await engine.invoke('shares:add', { vm: 'v', hostPath: path.join(links, 'ok') });
   });
 });
 
@@ -148,6 +184,123 @@ describe('writable shares of what the host runs', () => {
     const ro = await engine.invoke('shares:add', { vm: 'v', hostPath: '/usr/share', readOnly: true, tag: 'sys' });
     expect(ro).toMatchObject({ hostPath: '/usr/share', readOnly: true });
     await engine.invoke('shares:remove', { vm: 'v', tag: 'sys' });
+  });
+});
+
+describe('guest-writable shares of code the host runs (review of #9)', () => {
+  it('refuses a writable share that is or holds a PATH folder (a planted qemu-system-x86_64 would run there)', async () => {
+    const pathBin = path.join(t.dir, 'path-owner', 'bin');
+    fs.mkdirSync(pathBin, { recursive: true });
+    const pathEnv = { ...env, PATH: `${pathBin}${path.delimiter}${process.env.PATH}` };
+    const e2 = new Engine({ home, env: pathEnv });
+    try {
+      for (const dir of [pathBin, path.dirname(pathBin)]) {
+        const env2 = await e2.call('shares:add', { vm: 'v', hostPath: dir }, 'local');
+        expect('error' in env2 && env2.error.code, dir).toBe('INVALID_INPUT');
+        expect('error' in env2 && env2.error.message, dir).toContain(
+          `${pathBin}, a folder on PATH whose programs this computer runs`,
+        );
+      }
+      // the CLI with that PATH says the same (exit 2); read-only is fine on QEMU
+      const r = await runCli(['share', 'add', 'v', path.dirname(pathBin)], { env: pathEnv });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('a folder on PATH');
+      const ro = await e2.invoke('shares:add', { vm: 'v', hostPath: pathBin, readOnly: true });
+      expect(ro.readOnly).toBe(true);
+      await e2.invoke('shares:remove', { vm: 'v', tag: ro.tag });
+    } finally {
+      await e2.close();
+    }
+  });
+
+  it('also when the PATH folder is a link inside the share today, or not made yet under a linked parent', async () => {
+    const base = path.join(t.dir, 'path-tricks');
+    const s2 = path.join(base, 's2');
+    const elsewhere = path.join(base, 'elsewhere');
+    fs.mkdirSync(s2, { recursive: true });
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, path.join(s2, 'bin')); // the guest could replace the link with a real folder
+    fs.mkdirSync(path.join(base, 'var', 'home', 'u'), { recursive: true });
+    fs.symlinkSync(path.join(base, 'var', 'home'), path.join(base, 'homelink')); // as Silverblue's /home
+    const missing = path.join(base, 'homelink', 'u', 'bin'); // on PATH, not made yet
+    const pathEnv = { ...env, PATH: [path.join(s2, 'bin'), missing, process.env.PATH].join(path.delimiter) };
+    const e2 = new Engine({ home, env: pathEnv });
+    try {
+      for (const [dir, why] of [
+        [s2, `contains ${path.join(s2, 'bin')}, a folder on PATH`],
+        [path.join(base, 'homelink', 'u'), `contains ${path.join(base, 'var', 'home', 'u', 'bin')}, a folder on PATH`],
+      ]) {
+        const r = await e2.call('shares:add', { vm: 'v', hostPath: dir }, 'local');
+        expect('error' in r && r.error.message, dir).toContain(why);
+      }
+    } finally {
+      await e2.close();
+    }
+  });
+
+  it('finds programs only in absolute PATH folders (a relative entry would search the current folder)', () => {
+    const cwdBin = path.join(t.dir, 'cwd-bin');
+    fs.mkdirSync(cwdBin);
+    fs.writeFileSync(path.join(cwdBin, 'qemu-system-x86_64'), '#!/bin/sh\n', { mode: 0o755 });
+    const was = process.cwd();
+    process.chdir(cwdBin);
+    try {
+      expect(which('qemu-system-x86_64', `.${path.delimiter}`)).toBeNull();
+      expect(which('qemu-system-x86_64', cwdBin)).toBe(path.join(cwdBin, 'qemu-system-x86_64'));
+    } finally {
+      process.chdir(was);
+    }
+  });
+
+  it('refuses a share inside a folder another guest (or this one) can write, whose path it could swap for a link', async () => {
+    const outer = path.join(t.dir, 'outer');
+    fs.mkdirSync(path.join(outer, 'child'), { recursive: true });
+    await engine.invoke('vms:create', { name: 'q', image: 'k' });
+    try {
+      await engine.invoke('shares:add', { vm: 'q', hostPath: outer, tag: 'outer' });
+      for (const [vm, readOnly] of [
+        ['v', true],
+        ['v', false],
+        ['q', true],
+      ] as const) {
+        const r = await call('shares:add', { vm, hostPath: path.join(outer, 'child'), readOnly });
+        expect(r.code).toBe('INVALID_INPUT');
+        expect(r.message).toContain(`lies inside the share "outer" of the VM "q" (${outer}), which a guest can write`);
+      }
+    } finally {
+      await engine.invoke('vms:remove', { name: 'q' });
+    }
+  });
+
+  it("refuses a writable share of okLinux's own code (its package folder, node_modules, resources)", async () => {
+    const repo = path.resolve('.');
+    for (const dir of [
+      repo,
+      path.join(repo, 'src-main'),
+      path.join(repo, 'node_modules'),
+      path.join(repo, 'resources'),
+    ]) {
+      const r = await call('shares:add', { vm: 'v', hostPath: dir, tag: 'code' });
+      expect(r.code, dir).toBe('INVALID_INPUT');
+      expect(r.message, dir).toContain("okLinux's own code");
+    }
+  });
+
+  it('treats a read-only share of a bldy VM as writable: bldy cannot keep it read-only on the host', async () => {
+    await engine.invoke('vms:create', { name: 'vb', image: 'k', backend: 'bldy' });
+    try {
+      const r = await call('shares:add', { vm: 'vb', hostPath: '/usr', readOnly: true });
+      expect(r.code).toBe('INVALID_INPUT');
+      expect(r.message).toMatch(/(is|contains) the system directory \/usr/);
+      expect(r.message).toContain('bldy cannot keep a share read-only on the host');
+      expect(r.message).toContain('use --backend qemu for this VM');
+      // the same share on a QEMU VM is fine read-only
+      const ok = await engine.invoke('shares:add', { vm: 'v', hostPath: '/usr', readOnly: true, tag: 'usr' });
+      expect(ok.readOnly).toBe(true);
+      await engine.invoke('shares:remove', { vm: 'v', tag: 'usr' });
+    } finally {
+      await engine.invoke('vms:remove', { name: 'vb' });
+    }
   });
 });
 

@@ -8,7 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SETID_CLEAR_BOUND_MS, SetIdGuard, reachableByOthers, scrubTree, startWarnings } from '@core/shares/suid';
+import {
+  SETID_CLEAR_BOUND_MS,
+  SetIdGuard,
+  reachableByOthers,
+  rescanInterval,
+  scrubTree,
+  startWarnings,
+} from '@core/shares/suid';
 import { tmpDir } from '../helpers/tmp';
 
 const t = tmpDir('oklinux-suid-');
@@ -168,5 +175,26 @@ describe('start warnings', () => {
     expect(startWarnings({ vm: 'dev', rwShares: [], rootDir: '/d/vms/dev/root', dataDir: '/d', euid: 1000 })).toEqual(
       [],
     );
+  });
+
+  it('warns about a writable share that other users can reach, and not once it is closed to them', () => {
+    const share = path.join(t.dir, 'open-share');
+    fs.mkdirSync(share);
+    fs.chmodSync(t.dir, 0o755);
+    fs.chmodSync(share, 0o755);
+    const [w] = startWarnings({ vm: 'dev', rwShares: [share], rootDir: null, dataDir: '/d', euid: 1000 });
+    expect(w).toContain(`Other users can reach the writable share ${share} of the VM "dev"`);
+    expect(w).toContain('chmod 700 a parent');
+    fs.chmodSync(t.dir, 0o700);
+    expect(startWarnings({ vm: 'dev', rwShares: [share], rootDir: null, dataDir: '/d', euid: 1000 })).toEqual([]);
+  });
+});
+
+describe('backstop rescans', () => {
+  it('come at most every 30 s (10 s degraded) however long a scan of a guest-grown share takes', () => {
+    expect(rescanInterval(5, false)).toBe(10_000);
+    expect(rescanInterval(2_400, false)).toBe(30_000); // 300k files: 50 x 2.4 s would be 120 s
+    expect(rescanInterval(5, true)).toBe(2_000);
+    expect(rescanInterval(2_400, true)).toBe(10_000);
   });
 });

@@ -11,6 +11,7 @@ import { openContext } from '@core/context';
 import { ConsoleLog } from '@core/vm/console-log';
 import { OKLINUX_BIN } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+import { NOBODY, requireRoot } from '../shares/unprivileged';
 
 const t = tmpDir('oklinux-datadir-');
 afterAll(() => t.cleanup());
@@ -120,5 +121,28 @@ describe('an existing data directory', () => {
     expect(r.stderr).toContain('OKLINUX_HOME');
     expect(mode(shared)).toBe(0o1777);
     expect(fs.existsSync(path.join(shared, 'oklinux.db'))).toBe(false);
+  });
+
+  it('refuses, as root, an empty folder another user made (0777), and a folder of it another user swapped in', () => {
+    requireRoot('chown to nobody');
+    const theirs = path.join(t.dir, 'theirs');
+    fs.mkdirSync(theirs);
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    fs.chmodSync(theirs, 0o777);
+    const r = cliWithUmask('022', theirs, 'ls');
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain(`${theirs} belongs to uid ${NOBODY}, not to this user (uid 0)`);
+    expect(mode(theirs)).toBe(0o777); // not chmod-ed into ours: its owner keeps control of it
+    expect(fs.readdirSync(theirs)).toEqual([]);
+
+    // a data dir of ours whose run/ another user replaced (while it was loose) is refused, not adopted
+    const ours = path.join(t.dir, 'ours-swapped');
+    openContext({ home: ours }).store.close();
+    fs.rmSync(path.join(ours, 'run'), { recursive: true });
+    fs.mkdirSync(path.join(ours, 'run'), { mode: 0o777 });
+    fs.chownSync(path.join(ours, 'run'), NOBODY, NOBODY);
+    const again = cliWithUmask('022', ours, 'ls');
+    expect(again.code).toBe(8);
+    expect(again.stderr).toContain(`${path.join(ours, 'run')} belongs to uid ${NOBODY}`);
   });
 });

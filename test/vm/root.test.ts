@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { prepareRootDir, resolveInRoot, withShares } from '@core/vm/root';
 import { OkError } from '@core/errors';
 import { tmpDir } from '../helpers/tmp';
+import { requireRoot } from '../shares/unprivileged';
 
 let t: ReturnType<typeof tmpDir>;
 beforeEach(() => {
@@ -99,5 +101,42 @@ describe('the 9p root directory', () => {
       /has \/sbin as a link that leads outside the root or nowhere/,
     );
     expect(fs.existsSync(path.join(t.dir, 'outside-nothing-here'))).toBe(false);
+  });
+
+  it('does not hang on a FIFO a guest left at /etc/fstab, and replaces it with a regular file', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    const fifo = path.join(root, 'etc/fstab');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const started = Date.now();
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: ['a /mnt/a 9p x 0 0'] });
+    expect(Date.now() - started).toBeLessThan(10_000); // without O_NONBLOCK the open never returns
+    expect(fs.lstatSync(fifo).isFile()).toBe(true);
+    expect(fs.readFileSync(fifo, 'utf8')).toContain('a /mnt/a 9p x 0 0');
+  });
+
+  it('refuses an /etc/fstab far larger than any fstab, naming it, instead of reading it into memory', async () => {
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    const fstab = path.join(root, 'etc/fstab');
+    fs.writeFileSync(fstab, '');
+    fs.truncateSync(fstab, 2 * 1024 ** 3); // 2 GiB, sparse
+    await expect(prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: [] })).rejects.toThrow(
+      `${fstab} is ${2 * 1024 ** 3} bytes, more than an fstab can be`,
+    );
+  });
+
+  it('replaces a device node a guest (as root) left at /etc/fstab without opening it', async () => {
+    requireRoot('mknod');
+    const root = path.join(t.dir, 'root');
+    usrMergedRoot(root);
+    fs.mkdirSync(path.join(root, 'etc'));
+    const node = path.join(root, 'etc/fstab');
+    expect(spawnSync('mknod', [node, 'c', '1', '3']).status).toBe(0); // /dev/null's numbers
+    await prepareRootDir({ vm: 'v', root, tarball: null, initScript: INIT, fstabLines: ['a /mnt/a 9p x 0 0'] });
+    expect(fs.lstatSync(node).isFile()).toBe(true);
+    expect(fs.readFileSync(node, 'utf8')).toContain('a /mnt/a 9p x 0 0');
   });
 });

@@ -163,6 +163,12 @@ describe('bldy', () => {
       await expect(engine.invoke('settings:set', { bldyPath: path.join(other, 'bin', 'bldy') })).rejects.toThrow(
         /lies in okLinux's data directory .* and is not a bldy okLinux installed, so it was not run/,
       );
+      // nor does a hard link to it outside the data directory
+      const link = path.join(t.dir, 'hardlink-to-bin-bldy');
+      fs.linkSync(path.join(other, 'bin', 'bldy'), link);
+      await expect(engine.invoke('settings:set', { bldyPath: link })).rejects.toThrow(
+        /and is not a bldy okLinux installed, so it was not run/,
+      );
     } finally {
       await engine.close();
     }

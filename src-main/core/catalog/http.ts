@@ -7,6 +7,7 @@
  * turned into `OkError`s.
  */
 import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from 'undici';
+import { redirectProblem } from '@core/download/redirect';
 import { OkError } from '@contract/errors';
 
 export interface HttpOptions {
@@ -81,13 +82,8 @@ function redirectTarget(url: string, from: string, location: string, hops: numbe
   } catch {
     throw new OkError('HTTP', `GET ${url}: ${from} redirected to "${location}", which is not a valid URL.`);
   }
-  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-    throw new OkError(
-      'HTTP',
-      `GET ${url}: ${from} redirected to a ${next.protocol.replace(/:$/, '')}: URL (${next.href}); only http and ` +
-        'https redirects are followed.',
-    );
-  }
+  const problem = redirectProblem(from, next);
+  if (problem) throw new OkError('HTTP', `GET ${url}: ${from} ${problem}.`);
   if (hops + 1 > MAX_REDIRECTS) throw new OkError('HTTP', `GET ${url}: more than ${MAX_REDIRECTS} redirects.`);
   return next.href;
 }

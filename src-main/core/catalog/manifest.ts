@@ -165,7 +165,12 @@ function manifestSchema(base: URL, allowFile: boolean) {
   const member = z.string().refine((s) => s !== '' && normalizeMember(s).ok, {
     error: 'expected a relative path inside the archive (no leading "/", no "..")',
   });
-  const digest = { sha256: sha256.optional(), sha256Url: url.optional(), size: size.optional() };
+  // a digest is what every byte is checked against: from a manifest fetched over https, it comes over https too
+  const digestUrl = url.refine((u) => base.protocol !== 'https:' || new URL(u).protocol === 'https:', {
+    error:
+      'a manifest served over https must give its sha256Url over https too (the digest is what downloads are checked against)',
+  });
+  const digest = { sha256: sha256.optional(), sha256Url: digestUrl.optional(), size: size.optional() };
   const oneDigest = (a: { sha256?: string; sha256Url?: string }, ctx: z.RefinementCtx) => {
     if (a.sha256 !== undefined && a.sha256Url !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['sha256Url'], message: 'give sha256 or sha256Url, not both' });

@@ -1,4 +1,5 @@
 import { request, type Dispatcher } from 'undici';
+import { redirectProblem } from './redirect';
 import { OkError } from '@contract/errors';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -37,11 +38,11 @@ function redirectTarget(location: string, from: string, original: string): strin
       `${from} redirected to "${location}", which is not a valid URL (downloading ${original}).`,
     );
   }
-  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+  const problem = redirectProblem(from, next);
+  if (problem) {
     throw new OkError(
       'HTTP',
-      `${from} redirected to a ${next.protocol.replace(/:$/, '')}: URL (${next.href}); only http and https ` +
-        `redirects are followed, so the download of ${original} was refused. Check the catalog's URL or the server.`,
+      `${from} ${problem}, so the download of ${original} was refused. Check the catalog's URL or the server.`,
     );
   }
   return next.href;

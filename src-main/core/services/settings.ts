@@ -16,6 +16,42 @@ import { OkError } from '@contract/errors';
 import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 import { checkPinned } from '@core/images/integrity';
+import { guestFolders, relation } from '@core/shares';
+
+function sameInode(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A program outside the data directory must not be one a guest can write: not inside a VM's root
+ * (--root-dir) or a share its guest can write (read-write, or any share of a VM not pinned to QEMU,
+ * since bldy cannot keep one read-only), and not a hard link to some file on the data directory's disk
+ * (a file in a VM's root, say) other than the installed bldy.
+ */
+function outsideGuestFolders(ctx: EngineContext, real: string, data: string): void {
+  const refuse = (why: string): never => {
+    throw new OkError(
+      'INVALID_INPUT',
+      `${real} ${why}, so a guest could change it; it was not run. Choose a program in a folder no VM can write.`,
+    );
+  };
+  for (const f of guestFolders(ctx.store)) {
+    const r = relation(real, f.dir);
+    if (r === 'inside' || r === 'same') refuse(`lies in ${f.what} (${f.dir})`);
+  }
+  const st = fs.statSync(real);
+  if (st.nlink > 1 && st.dev === fs.statSync(data).dev) {
+    refuse(
+      `has ${st.nlink - 1} other hard link(s) on the disk of okLinux's data directory, which may be files in a VM's root`,
+    );
+  }
+}
 
 /**
  * A program inside the data directory is run (even `--version`) only if it is the bldy okLinux installed
@@ -24,8 +60,14 @@ import { checkPinned } from '@core/images/integrity';
 async function notGuestWritable(ctx: EngineContext, real: string): Promise<void> {
   const data = fs.realpathSync(ctx.paths.root);
   const rel = path.relative(data, real);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return;
-  const record = rel === path.join('bin', 'bldy') ? ctx.store.vmms.get('bldy') : undefined;
+  const installed = path.join(data, 'bin', 'bldy');
+  // a hard link elsewhere to bin/bldy is bin/bldy: it is held to its record too
+  const sameAsInstalled = sameInode(real, installed);
+  if (!sameAsInstalled && (rel.startsWith('..') || path.isAbsolute(rel))) {
+    outsideGuestFolders(ctx, real, data);
+    return;
+  }
+  const record = sameAsInstalled || rel === path.join('bin', 'bldy') ? ctx.store.vmms.get('bldy') : undefined;
   if (!record) {
     throw new OkError(
       'INVALID_INPUT',

@@ -1,6 +1,7 @@
 /**
  * Changing a VM's shares: the rules the engine holds whichever front end asks. A host folder is
- * checked (realpath, data directory, the programs okLinux runs) before it is shared; tags and guest
+ * checked (realpath, data directory; if its guest can write it, the guards of guards.ts: the programs
+ * and code okLinux runs, folders other guests write) before it is shared; tags and guest
  * paths are unique and fit the kernel's command line; the layout check and the insert are one
  * transaction; a change to a running VM applies at its next start (the VM says so: `pendingRestart`).
  */
@@ -11,9 +12,10 @@ import type { ShareRow } from '@core/store';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
 import type { VmmBackend } from '@core/vmm/types';
-import { checkShareHost, hostPrograms, recheckShareHost } from './host';
+import { shareGuards } from './guards';
+import { checkShareHost, recheckShareHost } from './host';
 import { validateShareLayout } from './layout';
-import { fstabLine, mountOptions, mountParam, rootParams } from './mount';
+import { fstabLine, guestCanWrite, mountOptions, mountParam, rootParams } from './mount';
 import { defaultGuestPath } from './paths';
 import { ROOT_TAG, tagFor } from './tags';
 
@@ -29,6 +31,8 @@ export class ShareChanges {
   constructor(
     private readonly ctx: EngineContext,
     private readonly vms: VmView,
+    /** Folders of the app's own code: no guest-writable share may touch them. */
+    private readonly appDirs: string[] = [],
   ) {}
 
   private get store() {
@@ -42,9 +46,15 @@ export class ShareChanges {
     return st !== 'stopped' && st !== 'crashed';
   }
 
-  /** Programs the app runs (VMMs, itself): a writable share must not hold them. */
-  private programs(): string[] {
-    return hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH);
+  /**
+   * A share the guest can write (read-write, or any share of a VM set to bldy, which cannot keep one
+   * read-only) must not hold what the host runs; an `auto` VM is checked again at start.
+   */
+  private guards(vm: string, readOnly: boolean, tag?: string) {
+    return {
+      guestWrites: guestCanWrite(this.store.vms.get(vm).backend === 'bldy' ? 'bldy' : 'qemu', readOnly),
+      ...shareGuards(this.ctx, this.appDirs, { vm, ...(tag ? { tag } : {}) }),
+    };
   }
 
   /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
@@ -64,7 +74,7 @@ export class ShareChanges {
     const real = await checkShareHost(hostPath, {
       writable: !readOnly,
       dataDir: this.ctx.paths.root,
-      programs: this.programs(),
+      ...this.guards(vm, readOnly ?? false),
     });
     const live = this.running(vm);
     // the layout check and the insert are one transaction, so racing adds cannot both pass
@@ -106,7 +116,7 @@ export class ShareChanges {
     await recheckShareHost(current.hostPath, {
       writable: !readOnly,
       dataDir: this.ctx.paths.root,
-      programs: this.programs(),
+      ...this.guards(vm, readOnly, tag),
     });
     this.checkSet(
       vm,

@@ -58,19 +58,47 @@ export function relation(a: string, b: string): 'same' | 'inside' | 'contains' |
   return null;
 }
 
+/** Device and inode of a path, or null when it cannot be stat-ed. */
+async function devIno(p: string): Promise<string | null> {
+  const st = await fs.promises.stat(p).catch(() => null);
+  return st ? `${st.dev}:${st.ino}` : null;
+}
+
+/** Mount points strictly below `dir` (Linux: /proc/self/mountinfo; elsewhere none are known). */
+async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await fs.promises.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return text
+    .split('\n')
+    .map((l) => (l.split(' ')[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m.startsWith(prefix));
+}
+
 /**
- * Like `relation(real, dataDir)`, but also catches a bind mount of the data directory (or of a
- * folder holding it) by comparing device and inode of `real` and each of its ancestors.
+ * Like `relation(real, dataDir)`, but also through bind mounts, compared by device and inode:
+ * `real` or one of its ancestors is the data directory (a bind mount of it, or of a folder holding
+ * it: 'same'/'inside'); `real`, or a filesystem mounted somewhere under it, is the data directory or
+ * one of its ancestors ('contains').
  */
 async function relationToDataDir(real: string, dataReal: string): Promise<'same' | 'inside' | 'contains' | null> {
   const byPath = relation(real, dataReal);
   if (byPath) return byPath;
-  const data = await fs.promises.stat(dataReal);
+  const data = await devIno(dataReal);
   for (let p = real; ; p = path.dirname(p)) {
-    const st = await fs.promises.stat(p).catch(() => null);
-    if (st && st.dev === data.dev && st.ino === data.ino) return p === real ? 'same' : 'inside';
-    if (p === path.dirname(p)) return null;
+    if ((await devIno(p)) === data) return p === real ? 'same' : 'inside';
+    if (p === path.dirname(p)) break;
   }
+  const holders = new Set<string>();
+  for (let p = dataReal; ; p = path.dirname(p)) {
+    const id = await devIno(p);
+    if (id) holders.add(id);
+    if (p === path.dirname(p)) break;
+  }
+  for (const p of [real, ...(await mountsUnder(real))]) {
+    const id = await devIno(p);
+    if (id && holders.has(id)) return 'contains';
+  }
+  return null;
 }
 
 function dataDirMessage(what: string, given: string, real: string, dataReal: string, rel: string): string {
@@ -86,41 +114,102 @@ function dataDirMessage(what: string, given: string, real: string, dataReal: str
   );
 }
 
+/** A folder whose contents the host runs: a guest-writable share must not be it nor hold it. */
+export interface GuardedDir {
+  dir: string;
+  /** What it is, for the message: "a folder on PATH", "okLinux's own code". */
+  what: string;
+  /** Also refuse a share inside it (everything in it is code), not only the folder and its holders. */
+  inside: boolean;
+}
+
+export interface ShareHostOptions {
+  /** The share is read-write: the user must be able to write it. */
+  writable: boolean;
+  /**
+   * The guest can write it: true when writable, and also for a read-only share on a backend that
+   * cannot enforce read-only on the host (bldy: see vmm/bldy.ts). Defaults to `writable`.
+   */
+  guestWrites?: boolean;
+  dataDir: string;
+  /** Program files the host runs (VMMs, the app): a guest-writable share must not hold them. */
+  programs?: (string | null)[];
+  /** Folders of code the host runs (PATH, the app's own): see GuardedDir. */
+  guarded?: GuardedDir[];
+  /**
+   * Folders a guest can write (other shares, VM roots): a share must not lie inside one, since that
+   * guest could swap a folder on its path for a link (to ~/.ssh, /usr/local/bin) between the check and
+   * the VMM opening it.
+   */
+  guestFolders?: { dir: string; what: string }[];
+}
+
 /**
  * Checks a folder to share and returns its realpath: `validateHostDir` (absolute, an existing,
  * accessible directory), then, on the realpath: never the data directory (nor in it, nor holding
- * it); and a writable share never is, lies in or holds a system directory (/usr, /etc…) or a VMM
- * the app runs (`programs`, e.g. the configured bldy). `dataDir` must exist.
+ * it, through bind mounts too); and a share the guest can write never is, lies in or holds a system
+ * directory (/usr, /etc…), a VMM the app runs (`programs`) or a folder of code (`guarded`).
+ * `dataDir` must exist.
  */
-export async function checkShareHost(
-  hostPath: string,
-  opts: { writable: boolean; dataDir: string; programs?: (string | null)[] },
-): Promise<string> {
+export async function checkShareHost(hostPath: string, opts: ShareHostOptions): Promise<string> {
   const real = await resolveGiven(hostPath, 'shared folder');
   const dataReal = await realDir(opts.dataDir, 'the data directory');
   const rel = await relationToDataDir(real, dataReal);
   if (rel) throw new OkError('INVALID_INPUT', dataDirMessage('shared folder', hostPath, real, dataReal, rel));
-  if (opts.writable) checkWritableShare(hostPath, real, opts.programs ?? []);
+  for (const g of opts.guestFolders ?? []) {
+    if (relation(real, canonical(g.dir)) === 'inside') {
+      throw new OkError(
+        'INVALID_INPUT',
+        `shared folder ${hostPath} lies inside ${g.what} (${g.dir}), which a guest can write: it could replace a ` +
+          'folder on the way with a link to any of your files. Share a folder outside it, or share that folder itself.',
+      );
+    }
+  }
+  if (opts.guestWrites ?? opts.writable) {
+    checkWritableShare(hostPath, real, opts.programs ?? [], opts.guarded ?? [], !opts.writable);
+  }
   await validateHostDir(hostPath, { writable: opts.writable });
   return real;
 }
 
-/** A writable share never is, lies in or holds a system directory, nor holds a program okLinux runs. */
-function checkWritableShare(hostPath: string, real: string, programs: (string | null)[]): void {
+/**
+ * A guest-writable share never is, lies in or holds a system directory, nor holds a program okLinux
+ * runs or a folder of code it runs. `roUnenforced`: the share is read-only, but the backend cannot
+ * enforce that on the host, which the message says.
+ */
+function checkWritableShare(
+  hostPath: string,
+  real: string,
+  programs: (string | null)[],
+  guarded: GuardedDir[],
+  roUnenforced: boolean,
+): void {
   const shown = hostPath === real ? hostPath : `${hostPath} (which leads to ${real})`;
   const refuse = (why: string): never => {
     throw new OkError(
       'INVALID_INPUT',
-      `shared folder ${shown} ${why}: a guest that can write there could replace programs this computer runs. ` +
-        'Share it read-only (--ro), or share a folder of your own.',
+      roUnenforced
+        ? `shared folder ${shown} ${why}. bldy cannot keep a share read-only on the host (a guest could remount it ` +
+            'read-write and replace programs this computer runs): use --backend qemu for this VM, or share a folder of your own.'
+        : `shared folder ${shown} ${why}: a guest that can write there could replace programs this computer runs. ` +
+            'Share it read-only (--ro), or share a folder of your own.',
     );
   };
+  const says = (r: 'same' | 'inside' | 'contains') => (r === 'same' ? 'is' : r === 'inside' ? 'is inside' : 'contains');
   for (const dir of SYSTEM_TREES.map(canonical)) {
     const r = relation(real, dir);
-    if (r) refuse(`${r === 'same' ? 'is' : r === 'inside' ? 'is inside' : 'contains'} the system directory ${dir}`);
+    if (r) refuse(`${says(r)} the system directory ${dir}`);
   }
   for (const prog of programs) {
     if (prog && relation(canonical(prog), real) === 'inside') refuse(`holds ${prog}, which okLinux runs`);
+  }
+  for (const g of guarded) {
+    // as resolved now, and as written: a PATH entry that is a link inside the share today could be
+    // replaced by the guest with a real folder of programs tomorrow
+    for (const dir of partlyResolved(g.dir)) {
+      const r = relation(real, dir);
+      if (r && (r !== 'inside' || g.inside)) refuse(`${says(r)} ${dir}, ${g.what}`);
+    }
   }
 }
 
@@ -131,6 +220,20 @@ function checkWritableShare(hostPath: string, real: string, programs: (string | 
 export function hostPrograms(bldyPath: string | null, envPath: string | undefined): string[] {
   const found = [bldyPath, which('crosvm', envPath), which(qemuBinaryName(), envPath), process.execPath];
   return found.filter((p): p is string => !!p);
+}
+
+/**
+ * Folders of code the host runs: every PATH entry (a planted `qemu-system-x86_64` there would be run
+ * by `doctor` and by every other VM's start) and the app's own folders (its sources, node_modules,
+ * resources), which the CLI and every supervisor load.
+ */
+export function guardedDirs(envPath: string | undefined, appDirs: string[]): GuardedDir[] {
+  const onPath = (envPath ?? '')
+    .split(path.delimiter)
+    .filter((d) => path.isAbsolute(d))
+    .map((dir) => ({ dir, what: 'a folder on PATH whose programs this computer runs', inside: false }));
+  const app = appDirs.map((dir) => ({ dir, what: "okLinux's own code", inside: true }));
+  return [...app, ...onPath];
 }
 
 /** Directories a root must never be, nor lie inside: the system's own. */
@@ -180,11 +283,30 @@ function passwdHomes(): string[] {
 
 /** `p` canonical when it exists (so /lib -> usr/lib compares as /usr/lib), else as given. */
 function canonical(p: string): string {
+  const abs = path.resolve(p);
   try {
-    return fs.realpathSync(p);
+    return fs.realpathSync(abs);
   } catch {
-    return path.resolve(p);
+    // like `realpath -m`: resolve the deepest part that exists, so /home/u/bin under a linked /home
+    // (Silverblue's /home -> /var/home) compares as /var/home/u/bin before it is made
+    const parent = path.dirname(abs);
+    return parent === abs ? abs : path.join(canonical(parent), path.basename(abs));
   }
+}
+
+/**
+ * Every way `p` may be reached: for each prefix of it, that prefix resolved now with the rest as written.
+ * A guest that can write the folder where one of these lands could replace what follows (a link today, a
+ * real folder of programs tomorrow), so each is compared with a share.
+ */
+function partlyResolved(p: string): Set<string> {
+  const abs = path.resolve(p);
+  const parts = abs.split('/').filter(Boolean);
+  const out = new Set<string>([abs, canonical(abs)]);
+  for (let i = 1; i < parts.length; i++) {
+    out.add(path.join(canonical(`/${parts.slice(0, i).join('/')}`), ...parts.slice(i)));
+  }
+  return out;
 }
 
 /**
@@ -249,10 +371,7 @@ export function homeDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** At start: the stored share folder is still its own realpath and still passes `checkShareHost`. */
-export async function recheckShareHost(
-  stored: string,
-  opts: { writable: boolean; dataDir: string; programs?: (string | null)[] },
-): Promise<string> {
+export async function recheckShareHost(stored: string, opts: ShareHostOptions): Promise<string> {
   await requireUnmoved(stored, 'shared folder', 'If that is intended, remove the share and add it again.');
   return checkShareHost(stored, opts);
 }

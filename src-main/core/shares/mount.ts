@@ -44,3 +44,19 @@ export function fstabLine(share: MountedShare): string {
 export function rootParams(backend: VmmBackend, tag: string = ROOT_TAG): string {
   return `root=${tag} rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=${msizeFor(backend)},cache=mmap rw`;
 }
+
+/**
+ * Whether a guest can write a share on this backend: a read-write share always; a read-only one
+ * when the backend's 9p server cannot refuse writes (`readOnlyShares` in vmm/facts.ts: bldy, whose
+ * guest's `ro` mount flag is all there is, and a guest root can remount). QEMU enforces read-only on
+ * the host (`readonly=on`).
+ */
+export function guestCanWrite(backend: VmmBackend, readOnly: boolean): boolean {
+  return !readOnly || !BACKEND_FACTS[backend].readOnlyShares;
+}
+
+/** Whether the guest of a VM set to `backend` may write a share: `auto` may start on any backend. */
+export function guestMayWrite(backend: VmmBackend | 'auto', readOnly: boolean): boolean {
+  const backends = backend === 'auto' ? (Object.keys(BACKEND_FACTS) as VmmBackend[]) : [backend];
+  return backends.some((b) => guestCanWrite(b, readOnly));
+}

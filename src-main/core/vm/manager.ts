@@ -24,7 +24,7 @@ import { removalFailed, removeVmFiles } from './remove-tree';
 import { openPrivateFile } from '@core/datadir';
 import { ensureSocketDir } from '@core/run-dir';
 import { startWarnings } from '@core/shares/suid';
-import { envMs, launchPlan, planStart, type BootImage, type PlannedStart } from './plan';
+import { envMs, guestWritableShares, launchPlan, planStart, type BootImage, type PlannedStart } from './plan';
 import { waitUntil } from '@core/wait';
 
 export type { BootImage, PlannedStart } from './plan';
@@ -41,6 +41,8 @@ export interface VmManagerOptions {
   /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
   prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
   launcher: SupervisorLauncher;
+  /** Folders of the app's own code (sources, node_modules, resources): no guest-writable share may touch them. */
+  appDirs?: string[];
 }
 
 export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | null = null): Vm {
@@ -164,7 +166,7 @@ export class VmManager {
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
       ensureSocketDir(this.ctx.paths, vm.id);
       fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true, mode: 0o700 });
-      const rwShares = planned.spec.shares.filter((s) => !s.readOnly).map((s) => s.hostPath);
+      const rwShares = guestWritableShares(planned);
       fs.rmSync(planned.spec.controlSocket, { force: true });
       const plan = launchPlan(this.ctx, vm, planned);
       // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)

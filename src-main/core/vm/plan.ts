@@ -7,7 +7,7 @@
  */
 import type { EngineContext } from '@core/context';
 import type { PinnedFile } from '@core/images/integrity';
-import { hostPrograms, mountOptions, recheckShareHost, ROOT_TAG } from '@core/shares';
+import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
 import type { VmRow } from '@core/store';
 import { BACKENDS } from '@core/vmm/backends';
 import type { ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
@@ -44,6 +44,8 @@ export interface PlannedStart {
 export interface PlanDeps {
   resolveImage(ref: string, opts: { pull: boolean; signal?: AbortSignal }): Promise<BootImage>;
   prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
+  /** Folders of the app's own code: no guest-writable share may touch them (shares/guards.ts). */
+  appDirs?: string[];
 }
 
 export type PlanOptions = { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal };
@@ -56,7 +58,7 @@ export async function planStart(
 ): Promise<PlannedStart> {
   const target = await launchTarget(ctx, vm, opts);
   const image = await deps.resolveImage(vm.image, { pull: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
-  const shares = await shareSpecs(ctx, vm, target, opts.prepare);
+  const shares = await shareSpecs(ctx, deps.appDirs ?? [], vm, target, opts.prepare);
   const rootHost =
     opts.prepare && deps.prepareRoot
       ? await deps.prepareRoot(vm, image, shares)
@@ -74,15 +76,22 @@ export async function planStart(
 }
 
 /** The VM's shares with the backend's mount options; on a start, each host folder is checked again. */
-async function shareSpecs(ctx: EngineContext, vm: VmRow, target: LaunchTarget, prepare: boolean): Promise<ShareSpec[]> {
+async function shareSpecs(
+  ctx: EngineContext,
+  appDirs: string[],
+  vm: VmRow,
+  target: LaunchTarget,
+  prepare: boolean,
+): Promise<ShareSpec[]> {
   const shares: ShareSpec[] = [];
   for (const s of ctx.store.shares.list(vm.name)) {
-    // checked again (realpath, data directory) right before the VMM gets it
+    // checked again (realpath, data directory, the guards) right before the VMM gets it
     const hostPath = prepare
       ? await recheckShareHost(s.hostPath, {
           writable: !s.readOnly,
+          guestWrites: guestCanWrite(target.backend, s.readOnly),
           dataDir: ctx.paths.root,
-          programs: [...hostPrograms(ctx.store.settings.get().bldyPath, ctx.env.PATH), target.bin],
+          ...shareGuards(ctx, appDirs, { vm: vm.name, tag: s.tag }, [target.bin]),
         })
       : s.hostPath;
     shares.push({
@@ -132,6 +141,11 @@ export const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number
   return Number.isFinite(v) && v > 0 ? v : dflt;
 };
 
+/** Every share the guest can write: on bldy that is every share (it cannot enforce read-only). */
+export function guestWritableShares(planned: PlannedStart): string[] {
+  return planned.spec.shares.filter((s) => guestCanWrite(planned.backend, s.readOnly)).map((s) => s.hostPath);
+}
+
 /** What the supervisor gets (signed, see plan-auth.ts): the VMM's argv, its sockets and logs, its timeouts. */
 export function launchPlan(ctx: EngineContext, vm: VmRow, planned: PlannedStart): LaunchPlan {
   return {
@@ -150,7 +164,7 @@ export function launchPlan(ctx: EngineContext, vm: VmRow, planned: PlannedStart)
       planned.spec.accel === 'kvm'
         ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
         : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
-    setIdScrub: planned.spec.shares.filter((s) => !s.readOnly).map((s) => s.hostPath),
+    setIdScrub: guestWritableShares(planned),
     verify: planned.pinned,
   };
 }

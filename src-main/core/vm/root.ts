@@ -71,18 +71,45 @@ async function writeAtomic(file: string, data: string | Buffer, mode: number): P
   await fs.promises.rename(tmp, file);
 }
 
-/** A regular file's text, or '' when it is missing or not a regular file (never through a symlink). */
+/** O_PATH (Linux): a handle to look at a file through, without opening it (fs.constants lacks it). */
+const O_PATH = 0o10000000;
+
+/** The most of a guest's /etc/fstab the host reads; a real one is a few hundred bytes. */
+const FSTAB_MAX_BYTES = 1 << 20;
+
+/**
+ * A regular file's text, or '' when it is missing or not a regular file. Never through a symlink, and
+ * never opening anything else: a guest may leave a FIFO there (an open would block) or, as root, a device
+ * node (an open runs its driver: a watchdog arms, a tape rewinds). So it is looked at through an O_PATH
+ * handle and read only once fstat says it is a regular file. A file over FSTAB_MAX_BYTES is refused rather
+ * than read into memory.
+ */
 async function readRegular(file: string): Promise<string> {
-  let fh: fs.promises.FileHandle;
+  // Linux: look first (O_PATH opens nothing: no device driver runs), then read the very file looked at
+  const linux = process.platform === 'linux';
+  if (!linux && fs.lstatSync(file, { throwIfNoEntry: false })?.isFile() !== true) return '';
+  let probe: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    probe = await fs.promises.open(
+      file,
+      (linux ? O_PATH : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK) | fs.constants.O_NOFOLLOW,
+    );
   } catch {
     return '';
   }
   try {
-    return (await fh.stat()).isFile() ? await fh.readFile('utf8') : '';
+    const st = await probe.stat();
+    if (!st.isFile()) return '';
+    if (st.size > FSTAB_MAX_BYTES) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `${file} is ${st.size} bytes, more than an fstab can be (${FSTAB_MAX_BYTES}); remove or shorten it.`,
+      );
+    }
+    if (!linux) return await probe.readFile('utf8');
+    return await fs.promises.readFile(`/proc/self/fd/${probe.fd}`, 'utf8');
   } finally {
-    await fh.close();
+    await probe.close();
   }
 }
 
