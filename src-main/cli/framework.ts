@@ -4,11 +4,27 @@
  * errors map to exit codes that mean something (see `exitCodeFor`).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OkError } from '@core/errors';
+import type { AppEvent, Channel, Input, Output, Unsubscribe } from '@contract';
+import { OkError } from '@contract/errors';
+import { Engine } from '@core/engine';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * What a command uses of the engine: contract calls and the event stream, nothing else. So the same
+ * commands run against this process's own engine or a remote one (`oklinux serve`'s WebSocket).
+ */
+export interface EngineLink {
+  invoke<C extends Channel>(channel: C, input: Input<C>): Promise<Output<C>>;
+  onEvent(listener: (e: AppEvent) => void): Unsubscribe;
+}
+
+/** An engine a command connects to; `close` ends the connection (a local engine closes its database). */
+export type EngineConnection = EngineLink & { close(): Promise<void> | void };
+
 export interface CliIO {
+  /** Connect to another engine instead of opening this process's own (the tests drive `oklinux serve` so). */
+  connect?: () => Promise<EngineConnection>;
   json: boolean;
   home: string | undefined;
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -121,4 +137,40 @@ export function table(headers: string[], rows: (string | number | null)[][]): st
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+/**
+ * Open the engine for a command (or connect to the one `io.connect` names); closed when the command
+ * finishes. Notices from opening (e.g. permissions tightened) and warnings raised while the command
+ * runs go to stderr.
+ */
+export async function withEngine<T>(io: CliIO, fn: (engine: EngineLink) => Promise<T>): Promise<T> {
+  if (!io.connect) return withLocalEngine(io, fn);
+  const link = await io.connect();
+  const off = link.onEvent((e) => {
+    if (e.type === 'warning') io.stderr.write(`oklinux: warning: ${e.message}\n`);
+  });
+  try {
+    return await fn(link);
+  } finally {
+    off();
+    await link.close();
+  }
+}
+
+/** This process's own engine, for what only it can do: host the engine for browsers (`oklinux serve`). */
+export async function withLocalEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = new Engine({ home: io.home });
+  for (const n of engine.notices) io.stderr.write(`oklinux: ${n}\n`);
+  const off = engine.onEvent((e) => {
+    if (e.type === 'warning') io.stderr.write(`oklinux: warning: ${e.message}\n`);
+  });
+  try {
+    return await fn(engine);
+  } catch (e) {
+    throw engine.diskFull(e);
+  } finally {
+    off();
+    await engine.close();
+  }
 }

@@ -1,9 +1,14 @@
 /**
  * `oklinux`: the command-line front end over the same engine and contract as
  * the desktop app.
+ *
+ * This folder (cli/) is the `oklinux` command line. Commands reach the engine only through the contract
+ * (`EngineLink.invoke` and its events), so they run unchanged against a remote engine; besides contract/
+ * they import only the engine's entries (core/engine.ts, core/vm/supervise-main.ts) and host/ (for
+ * serve).
  */
-import { Engine } from '@core/engine';
-import { OkError, exitCodeFor, toErrorPayload } from '@core/errors';
+import { OkError, toErrorPayload } from '@contract/errors';
+import { exitCodeFor } from './exit-codes';
 import { helpText, parseFor, resolveCommand, type CliIO, type Command } from './framework';
 import { commands } from './commands';
 
@@ -27,6 +32,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     }
     const home = typeof values.home === 'string' ? values.home : undefined;
     const cli: CliIO = {
+      ...(io.connect ? { connect: io.connect } : {}),
       json,
       home,
       stdout,
@@ -43,26 +49,6 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     else stderr.write(`oklinux: ${err.message}\n`);
     if (!(e instanceof OkError) && process.env.OKLINUX_DEBUG) stderr.write(`${(e as Error).stack}\n`);
     return exitCodeFor(err.code);
-  }
-}
-
-/**
- * Open the engine for a command; closed when the command finishes. Notices from opening (e.g.
- * permissions tightened) and warnings raised while the command runs go to stderr.
- */
-export async function withEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = new Engine({ home: io.home });
-  for (const n of engine.ctx.notices) io.stderr.write(`oklinux: ${n}\n`);
-  const off = engine.onEvent((e) => {
-    if (e.type === 'warning') io.stderr.write(`oklinux: warning: ${e.message}\n`);
-  });
-  try {
-    return await fn(engine);
-  } catch (e) {
-    throw engine.diskFull(e);
-  } finally {
-    off();
-    await engine.close();
   }
 }
 

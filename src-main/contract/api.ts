@@ -4,14 +4,14 @@
  * in test/contract checks that the two cover each other exactly.
  */
 import type { AppEvent } from './schemas';
-import type { Channel, Input, Output } from './index';
+import type { Channel, Input, Output } from './channels';
 
 type Op<C extends Channel> = (input: Input<C>) => Promise<Output<C>>;
 
 export type Unsubscribe = () => void;
 
 export interface OkLinuxApi {
-  system: { doctor: Op<'system:doctor'>; info: Op<'system:info'> };
+  system: { doctor: Op<'system:doctor'>; info: Op<'system:info'>; resolve: Op<'system:resolve'> };
   settings: { get: Op<'settings:get'>; set: Op<'settings:set'> };
   catalog: {
     list: Op<'catalog:list'>;
@@ -26,6 +26,7 @@ export interface OkLinuxApi {
     verify: Op<'images:verify'>;
     import: Op<'images:import'>;
   };
+  vmm: { install: Op<'vmm:install'> };
   downloads: { list: Op<'downloads:list'>; cancel: Op<'downloads:cancel'> };
   vms: {
     list: Op<'vms:list'>;
@@ -36,6 +37,7 @@ export interface OkLinuxApi {
     stop: Op<'vms:stop'>;
     remove: Op<'vms:remove'>;
     logs: Op<'vms:logs'>;
+    plan: Op<'vms:plan'>;
   };
   console: {
     attach: Op<'console:attach'>;
@@ -48,6 +50,7 @@ export interface OkLinuxApi {
     add: Op<'shares:add'>;
     update: Op<'shares:update'>;
     remove: Op<'shares:remove'>;
+    fstab: Op<'shares:fstab'>;
   };
   fs: { list: Op<'fs:list'> };
   /** Subscribe to the engine's event stream (download progress, VM state, console data). */

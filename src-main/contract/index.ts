@@ -3,136 +3,16 @@
  * (Electron IPC, the WebSocket browser host, the CLI). Each operation has a
  * `<service>:<method>` channel, an input schema checked at every transport
  * boundary, and an output schema.
+ *
+ * This folder (contract/) is the one way in: the channels (channels.ts), the schemas of what crosses a
+ * transport (schemas.ts), the errors every front end reads (errors.ts), the WebSocket frames (ws.ts), the
+ * hand-written API (api.ts) and its derivation from the channels (proxy.ts), and the human formatting all
+ * front ends share (format.ts). It imports nothing but zod and itself: never core/, electron/, host/, cli/
+ * or src-renderer/ (test/architecture.test.ts holds this).
  */
-import { z } from 'zod';
-import * as S from './schemas';
-
 export * from './schemas';
-export type { ErrorPayload, ErrorCode } from '@core/errors';
-
-const none = z.object({}).strict();
-const byName = z.object({ name: S.VmName }).strict();
-
-export const contract = {
-  'system:doctor': { input: none, output: S.DoctorReport },
-  'system:info': {
-    input: none,
-    output: z.object({ version: z.string(), dataDir: z.string() }),
-  },
-  'settings:get': { input: none, output: S.Settings },
-  'settings:set': { input: S.Settings.partial().strict(), output: S.Settings },
-
-  'catalog:list': {
-    input: z.object({ refresh: z.boolean().optional() }).strict(),
-    output: S.CatalogListing,
-  },
-  'catalog:sources': { input: none, output: z.array(S.CatalogSource) },
-  'catalog:add': {
-    input: z.object({ location: z.string().min(1, 'a manifest URL or path is required') }).strict(),
-    output: S.CatalogSource,
-  },
-  'catalog:remove': { input: z.object({ id: z.number().int() }).strict(), output: z.null() },
-
-  'images:list': { input: none, output: z.array(S.Image) },
-  'images:pull': { input: z.object({ ref: z.string().min(1) }).strict(), output: S.Image },
-  'images:remove': { input: z.object({ ref: z.string().min(1) }).strict(), output: z.null() },
-  'images:verify': { input: none, output: z.array(S.VerifyResult) },
-  'images:import': {
-    input: z.object({ path: S.AbsPath, name: z.string().min(1).optional() }).strict(),
-    output: S.Image,
-  },
-
-  'downloads:list': { input: none, output: z.array(S.DownloadProgress) },
-  'downloads:cancel': { input: z.object({ id: z.string().min(1) }).strict(), output: z.null() },
-
-  'vms:list': { input: none, output: z.array(S.Vm) },
-  'vms:get': { input: byName, output: S.Vm },
-  'vms:create': {
-    input: z
-      .object({
-        name: S.VmName,
-        image: z.string().min(1, 'an image (release tag or bundle name) is required'),
-        cpus: z.number().int().min(1).max(64).optional(),
-        memoryMiB: z
-          .number()
-          .int()
-          .min(64)
-          .max(1024 * 1024)
-          .optional(),
-        append: z.string().optional(),
-        backend: S.BackendSetting.optional(),
-        accel: S.AccelSetting.optional(),
-        rootDir: S.AbsPath.optional(),
-      })
-      .strict(),
-    output: S.Vm,
-  },
-  'vms:launch': {
-    input: z.object({ name: S.VmName.optional(), image: z.string().min(1).optional() }).strict(),
-    output: S.Vm,
-  },
-  'vms:start': { input: byName, output: S.Vm },
-  'vms:stop': {
-    input: z.object({ name: S.VmName, force: z.boolean().optional() }).strict(),
-    output: S.Vm,
-  },
-  'vms:remove': {
-    input: z.object({ name: S.VmName, keepRoot: z.boolean().optional() }).strict(),
-    output: z.null(),
-  },
-  'vms:logs': {
-    input: z.object({ name: S.VmName, bytes: z.number().int().positive().optional() }).strict(),
-    output: z.string(),
-  },
-
-  'console:attach': { input: byName, output: z.object({ tail: z.string() }) },
-  'console:detach': { input: byName, output: z.null() },
-  'console:write': {
-    input: z.object({ name: S.VmName, data: z.string().max(65536) }).strict(),
-    output: z.null(),
-  },
-  'console:resize': {
-    input: z
-      .object({
-        name: S.VmName,
-        cols: z.number().int().min(1).max(1000),
-        rows: z.number().int().min(1).max(1000),
-      })
-      .strict(),
-    output: z.null(),
-  },
-
-  'shares:list': { input: z.object({ vm: S.VmName }).strict(), output: z.array(S.Share) },
-  'shares:add': {
-    input: z
-      .object({
-        vm: S.VmName,
-        hostPath: S.AbsPath,
-        readOnly: z.boolean().optional(),
-        tag: S.ShareTag.optional(),
-        guestPath: S.GuestPath.optional(),
-      })
-      .strict(),
-    output: S.Share,
-  },
-  'shares:update': {
-    input: z.object({ vm: S.VmName, tag: S.ShareTag, readOnly: z.boolean() }).strict(),
-    output: S.Share,
-  },
-  'shares:remove': { input: z.object({ vm: S.VmName, tag: S.ShareTag }).strict(), output: z.null() },
-
-  'fs:list': { input: z.object({ path: S.AbsPath.optional() }).strict(), output: S.DirListing },
-} as const;
-
-export type Contract = typeof contract;
-export type Channel = keyof Contract;
-export type Input<C extends Channel> = z.input<Contract[C]['input']>;
-export type Output<C extends Channel> = z.output<Contract[C]['output']>;
-
-export const CHANNELS = Object.keys(contract) as Channel[];
-
-/** The one push channel for events (Electron `webContents.send`, WebSocket frames). */
-export const EVENT_CHANNEL = 'oklinux:event';
-
-export { validateInput, formatZodError } from './validate';
+export * from './channels';
+export { OkError, isOkError, toErrorPayload, ERROR_CODES, type ErrorPayload, type ErrorCode } from './errors';
+export { validateInput, validateOutput, formatZodError, isChannel } from './validate';
 export type { OkLinuxApi, Unsubscribe } from './api';
+export { apiFrom, type ContractCall } from './proxy';

@@ -152,6 +152,11 @@ export const Vm = z.object({
   exitSignal: z.string().nullable(),
   lastError: z.string().nullable(),
   rootDir: z.string().nullable(),
+  /**
+   * The root directory okLinux made for this VM (from its image's rootfs), or kept from an earlier VM of
+   * this name, when it exists on disk: removing the VM asks whether to delete it too. Null otherwise.
+   */
+  managedRoot: z.string().nullable(),
   pendingRestart: z.boolean(),
 });
 export type Vm = z.infer<typeof Vm>;
@@ -175,6 +180,13 @@ export const DoctorReport = z.object({
   warnings: z.array(z.string()),
 });
 export type DoctorReport = z.infer<typeof DoctorReport>;
+
+/** What `system:resolve` found for a name: a VM (which wins over an image of the same name) or an image. */
+export const Resolved = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('vm'), vm: Vm }),
+  z.object({ kind: z.literal('image'), image: Image }),
+]);
+export type Resolved = z.infer<typeof Resolved>;
 
 export const DirListing = z.object({
   path: z.string(),

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { OkError } from '@core/errors';
-import { contract, type Channel, type Output } from './index';
+import { OkError } from './errors';
+import { contract, type Channel, type Output } from './channels';
 
 /** `a.b[0].c: message; d: message` — field-level, for people. */
 export function formatZodError(err: z.ZodError): string {

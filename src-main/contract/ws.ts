@@ -14,7 +14,7 @@
  *   `{ event }` for every engine event.
  */
 import { z } from 'zod';
-import type { ErrorPayload } from '@core/errors';
+import type { ErrorPayload } from './errors';
 import type { AppEvent } from './schemas';
 
 export const WS_PATH = '/api';

@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { DataPaths } from '@core/paths';
 
 export const PRIVATE_DIR_MODE = 0o700;

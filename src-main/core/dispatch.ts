@@ -7,8 +7,7 @@
  */
 import type { z } from 'zod';
 import type { contract } from '@contract';
-import { validateInput, type Channel, type Output } from '@contract';
-import { toErrorPayload, type ErrorPayload } from '@core/errors';
+import { toErrorPayload, validateInput, type Channel, type Envelope, type Output } from '@contract';
 
 /**
  * Who is calling. `local`: the desktop app's own window (Electron IPC from its
@@ -22,7 +21,8 @@ export type Handlers = {
   [C in Channel]: (input: z.output<(typeof contract)[C]['input']>, caller: Caller) => Promise<Output<C>> | Output<C>;
 };
 
-export type Envelope<T = unknown> = { result: T } | { error: ErrorPayload };
+/** The handlers of one contract service (`vms`: every `vms:*` channel), as its module in services/ provides them. */
+export type ServiceHandlers<S extends string> = Pick<Handlers, Extract<Channel, `${S}:${string}`>>;
 
 export async function dispatch(
   handlers: Handlers,

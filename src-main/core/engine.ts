@@ -1,23 +1,37 @@
 /**
- * The engine: one object that owns the state and implements every contract
- * operation. All three transports (Electron IPC, the WebSocket host, the CLI)
- * call it through `dispatch`, so validation and errors are the same everywhere.
+ * The engine: it wires the parts together (the context, the images, the VMs, the shares) and registers
+ * one handler module per contract service (services/). All three transports (Electron IPC, the
+ * WebSocket host, the CLI) call it through `dispatch`, so validation and errors are the same everywhere.
+ * It holds no domain rule itself: those live in vm/, shares/, images/ and the rest.
+ *
+ * This folder (core/) is the engine: state, downloads, images, VMs and shares. Front ends reach it only
+ * through the contract (`Engine.call`/`invoke`, and its events); it never imports Electron, nor
+ * electron/, host/, cli/ or src-renderer/.
  */
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { AppEvent, Channel, Input, Output, Vm } from '@contract';
-import { dispatch, type Caller, type Envelope, type Handlers } from '@core/dispatch';
+import { fileURLToPath } from 'node:url';
+import type { AppEvent, Channel, Envelope, Input, Output } from '@contract';
+import { OkError } from '@contract/errors';
+import { dispatch, type Caller, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
-import { systemHandlers } from '@core/services/system';
-import { vmHandlers } from '@core/services/vms';
-import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
-import { Images, type ImagesOptions } from '@core/images/service';
-import { checkedRoot, prepareRootDir } from '@core/vm/root';
-import { checkPinned } from '@core/images/integrity';
-import { fstabLine, homeDir } from '@core/shares';
 import { diskFullError } from '@core/datadir';
+import { Images, type ImagesOptions } from '@core/images/service';
+import { ShareChanges } from '@core/shares/changes';
+import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
+import { rootPreparer } from '@core/vm/prepare-root';
+import type { EngineParts } from '@core/services/parts';
+import { systemHandlers } from '@core/services/system';
+import { settingsHandlers } from '@core/services/settings';
+import { catalogHandlers } from '@core/services/catalog';
+import { imageHandlers } from '@core/services/images';
+import { vmmHandlers } from '@core/services/vmm';
+import { downloadHandlers } from '@core/services/downloads';
+import { vmHandlers } from '@core/services/vms';
+import { consoleHandlers } from '@core/services/console';
+import { shareHandlers } from '@core/services/shares';
+import { fsHandlers } from '@core/services/fs';
+
+export { DEFAULT_IMAGE, DEFAULT_VM } from '@core/vm/create';
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -28,10 +42,6 @@ export function defaultResourcesDir(): string {
 function packageRoot(): string {
   return fileURLToPath(new URL('../..', import.meta.url));
 }
-
-/** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
-export const DEFAULT_IMAGE = 'oklinux';
-export const DEFAULT_VM = 'oklinux';
 
 export interface EngineOptions {
   resourcesDir?: string;
@@ -63,58 +73,37 @@ export class Engine {
       builtinManifests: [env.OKLINUX_DEFAULT_MANIFEST ?? path.join(resources, 'manifests', 'default.json')],
       ...opts.images,
     });
+    // the app's code: the package (sources, node_modules, bin) and its resources
+    const appDirs = [packageRoot(), path.join(packageRoot(), 'node_modules'), resources];
     this.vms = new VmManager(this.ctx, {
       launcher: opts.launcher ?? defaultLauncher(),
-      // the app's code: the package (sources, node_modules, bin) and its resources
-      appDirs: [packageRoot(), path.join(packageRoot(), 'node_modules'), resources],
+      appDirs,
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
-      prepareRoot: async (vm, image, shares) => {
-        const managed = this.ctx.paths.rootDir(vm.name);
-        const chosen = vm.rootDir ?? (image.rootfs ? managed : null);
-        if (!chosen) return null;
-        const root = await checkedRoot(chosen, managed, { dataDir: this.ctx.paths.root, home: homeDir(env) });
-        // the tarball is read only to fill a new root: hash it again just before
-        if (image.rootfsPin && !fs.existsSync(root)) await checkPinned(image.rootfsPin);
-        await prepareRootDir({
-          vm: vm.name,
-          root,
-          tarball: image.rootfs ?? null,
-          initScript: path.join(resources, 'guest', 'oklinux-init'),
-          fstabLines: shares.map(fstabLine),
-        });
-        if (!vm.rootDir) this.ctx.store.vms.update(vm.name, { rootDir: root });
-        return root;
-      },
+      prepareRoot: rootPreparer(this.ctx, resources),
     });
-    const images = this.images;
+    const parts: EngineParts = {
+      ctx: this.ctx,
+      vms: this.vms,
+      images: this.images,
+      shares: new ShareChanges(this.ctx, this.vms, appDirs),
+    };
     this.handlers = this.reportingDiskFull({
-      ...systemHandlers(this.ctx),
-      ...vmHandlers(this.ctx, this.vms),
-      'catalog:list': async ({ refresh }) => {
-        const { entries, warnings } = await images.catalog(refresh ?? false);
-        return { entries, warnings };
-      },
-      'catalog:sources': () => images.sources(),
-      'catalog:add': ({ location }) => images.addSource(location),
-      'catalog:remove': ({ id }) => {
-        images.removeSource(id);
-        return null;
-      },
-      'images:list': () => images.list(),
-      'images:pull': ({ ref }) => images.pull(ref),
-      'images:remove': async ({ ref }) => {
-        await images.remove(ref);
-        return null;
-      },
-      'images:verify': () => images.verify(),
-      'images:import': ({ path, name }) => images.import(path, name),
-      'downloads:list': () => images.downloads(),
-      'downloads:cancel': async ({ id }) => {
-        await images.cancel(id);
-        return null;
-      },
-      'vms:launch': ({ name, image }) => this.launch(name, image),
+      ...systemHandlers(parts),
+      ...settingsHandlers(parts),
+      ...catalogHandlers(parts),
+      ...imageHandlers(parts),
+      ...vmmHandlers(parts),
+      ...downloadHandlers(parts),
+      ...vmHandlers(parts),
+      ...consoleHandlers(parts),
+      ...shareHandlers(parts),
+      ...fsHandlers(),
     });
+  }
+
+  /** Things people should hear once, found while opening the data directory (see `EngineContext`). */
+  get notices(): readonly string[] {
+    return this.ctx.notices;
   }
 
   /** A failure that comes from a full disk says so, naming the data directory, whichever layer hit it. */
@@ -137,26 +126,13 @@ export class Engine {
     return wrapped as unknown as Handlers;
   }
 
-  /**
-   * One click: create the VM if it does not exist (with the default okLinux
-   * bundle unless `image` is given), then start it, pulling what is missing.
-   */
-  async launch(name = DEFAULT_VM, image?: string, create: Partial<Input<'vms:create'>> = {}): Promise<Vm> {
-    if (!this.ctx.store.vms.find(name)) {
-      await this.invoke('vms:create', { ...create, name, image: image ?? DEFAULT_IMAGE });
-    }
-    const vm = await this.invoke('vms:get', { name });
-    if (vm.state === 'running' || vm.state === 'starting') return vm;
-    return this.invoke('vms:start', { name });
-  }
-
   /** One contract call from a transport, which says who is calling (see `Caller`). */
   call(channel: string, payload: unknown, caller: Caller): Promise<Envelope> {
     return dispatch(this.handlers, channel, payload, caller);
   }
 
   /** Call from this process (the CLI, the app's main process) and unwrap: throws the OkError of an error envelope. */
-  async invoke<C extends Channel>(channel: C, payload: unknown): Promise<Output<C>> {
+  async invoke<C extends Channel>(channel: C, payload: Input<C>): Promise<Output<C>> {
     const env = await this.call(channel, payload, 'local');
     if ('error' in env) throw new OkError(env.error.code, env.error.message);
     return env.result as never;

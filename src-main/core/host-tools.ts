@@ -13,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { kvmProblem } from '@core/vmm/accel';
 import { checkProgramFile } from '@core/program-check';
+import { qemuBinaryName } from '@core/vmm/facts';
 
 const run = promisify(execFile);
 
@@ -34,9 +35,7 @@ export function which(cmd: string, envPath = process.env.PATH ?? ''): string | n
   return null;
 }
 
-export function qemuBinaryName(arch: string = process.arch): string {
-  return `qemu-system-${arch === 'arm64' ? 'aarch64' : 'x86_64'}`;
-}
+export { qemuBinaryName };
 
 /** First line of `<bin> --version`, or null if it does not run within 5 s. */
 export async function toolVersion(bin: string): Promise<string | null> {

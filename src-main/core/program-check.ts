@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface ProgramCheckOptions {
   /** The environment `--version` runs with (the one the program will run with). */

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { makeDirs, octal, PRIVATE_DIR_MODE } from '@core/datadir';
 import { SOCKET_NAMES, SOCKET_PATH_MAX, type DataPaths } from '@core/paths';
 

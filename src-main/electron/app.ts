@@ -3,6 +3,10 @@
  * the app:// scheme, the locked-down session and contents, IPC, events queued
  * until the page is ready, the progress bar and notifications, the menu,
  * remembered bounds, the single-instance lock and the quit question.
+ *
+ * This folder (electron/) is the desktop app: the Electron main process (window, IPC built from the
+ * contract's CHANNELS, menu, quit) and the preload, which imports only the contract and its channel
+ * names. It is the only folder that imports electron.
  */
 import path from 'node:path';
 import {

@@ -6,10 +6,8 @@
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import { z } from 'zod';
-import { CHANNELS, formatZodError } from '@contract';
-import type { Envelope } from '@core/dispatch';
+import { CHANNELS, formatZodError, toErrorPayload, type Envelope } from '@contract';
 import type { Engine } from '@core/engine';
-import { toErrorPayload } from '@core/errors';
 import { PICK_FOLDERS_CHANNEL } from './channels';
 import { isAppFrame } from './security';
 

@@ -1,14 +1,13 @@
 /**
  * The preload (sandboxed, bundled to CommonJS): exposes `window.oklinux`, the
- * contract as `api.<service>.<method>(input)`, built from CHANNELS, plus
+ * contract as `api.<service>.<method>(input)`, built from CHANNELS (`apiFrom`), plus
  * `onEvent`, `pathForFile` and `pickFolders`. Nothing else crosses the bridge:
  * no ipcRenderer, no event objects. Error envelopes are rethrown as Errors with
  * the engine's `code`.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, EVENT_CHANNEL, type AppEvent, type OkLinuxApi } from '@contract';
+import { apiFrom, EVENT_CHANNEL, type AppEvent, type Envelope, type OkLinuxApi } from '@contract';
 import type { PreloadExtras } from '@contract/api';
-import type { Envelope } from '@core/dispatch';
 import { PICK_FOLDERS_CHANNEL } from './channels';
 
 async function invoke(channel: string, input: unknown): Promise<unknown> {
@@ -20,11 +19,6 @@ async function invoke(channel: string, input: unknown): Promise<unknown> {
 }
 
 export function buildApi(): OkLinuxApi & PreloadExtras {
-  const services: Record<string, Record<string, (input: unknown) => Promise<unknown>>> = {};
-  for (const channel of CHANNELS) {
-    const [service, method] = channel.split(':') as [string, string];
-    (services[service] ??= {})[method] = (input) => invoke(channel, input);
-  }
   const extras: Pick<OkLinuxApi, 'onEvent'> & PreloadExtras = {
     onEvent(listener) {
       const forward = (_event: IpcRendererEvent, appEvent: AppEvent): void => listener(appEvent);
@@ -34,7 +28,7 @@ export function buildApi(): OkLinuxApi & PreloadExtras {
     pathForFile: (file) => webUtils.getPathForFile(file),
     pickFolders: () => invoke(PICK_FOLDERS_CHANNEL, {}) as Promise<string[]>,
   };
-  return { ...services, ...extras } as unknown as OkLinuxApi & PreloadExtras;
+  return { ...apiFrom(invoke), ...extras };
 }
 
 contextBridge.exposeInMainWorld('oklinux', buildApi());

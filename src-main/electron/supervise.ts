@@ -4,7 +4,7 @@
  * the supervisor instead of the app (no window, no single-instance lock).
  */
 import type { SupervisorLauncher } from '@core/vm/manager';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { SUPERVISE_FLAG } from './channels';
 
 /** The same entry as `oklinux __supervise`: only a plan the engine signed, under the data dir's run/, runs. */

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface LaunchPage {
   /** The page's path on disk. */

@@ -11,6 +11,10 @@
  *   (symlinks included: see static.ts) and directories are never listed. The page itself holds no secret, so it loads
  *   without the token.
  * - Every engine event is pushed to every connected client.
+ *
+ * This folder (host/) is the browser host behind `oklinux serve`: static files and the contract over a
+ * WebSocket, on 127.0.0.1 with a token. It calls the engine only through `Engine.call`, as the `browser`
+ * caller.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -18,7 +22,7 @@ import path from 'node:path';
 import { pipeline, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_PATH } from '@contract/ws';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { contentSecurityPolicy, SECURITY_HEADERS } from './csp';
 import { mimeType, resolveStatic, STATIC_OPEN_FLAGS } from './static';
 import { newToken, tokenMatches } from './token';

@@ -1,6 +1,6 @@
 /** How a download reads to people: percent, bytes, rate and time left. */
 import type { DownloadProgress } from '@contract';
-import { formatBytes, formatEta, formatRate } from '@core/format';
+import { formatBytes, formatEta, formatRate } from '@contract/format';
 
 export interface ProgressView {
   /** 0-100, or null when the total size is unknown. */

@@ -5,9 +5,17 @@
  * with exponential backoff and fans `{ event }` frames out to `onEvent`
  * listeners. Errors carry the engine's `code` and `message`.
  */
-import type { AppEvent, Channel, Input, OkLinuxApi, Output, Unsubscribe } from '@contract';
+import {
+  apiFrom,
+  type AppEvent,
+  type Channel,
+  type Input,
+  type OkLinuxApi,
+  type Output,
+  type Unsubscribe,
+} from '@contract';
 import type { WsServerMessage } from '@contract/ws';
-import { OkError, type ErrorCode } from '@core/errors';
+import { OkError, type ErrorCode } from '@contract/errors';
 
 export type ConnectionState =
   { status: 'connecting' } | { status: 'open' } | { status: 'closed'; reason: string; retryAt: number | null };
@@ -32,6 +40,8 @@ export interface WsClientOptions {
 
 export interface WsClient {
   api: OkLinuxApi;
+  /** One contract call by channel name (what `api.<service>.<method>` does). */
+  call<C extends Channel>(channel: C, input: Input<C>): Promise<Output<C>>;
   state(): ConnectionState;
   onState(listener: (s: ConnectionState) => void): Unsubscribe;
   /** Skip the backoff wait and try again now. */
@@ -158,51 +168,8 @@ export function createWsClient(opts: WsClientOptions): WsClient {
       else waiting.push({ id, frame });
     });
 
-  const op =
-    <C extends Channel>(channel: C) =>
-    (input: Input<C>): Promise<Output<C>> =>
-      call(channel, input) as Promise<Output<C>>;
-
   const api: OkLinuxApi = {
-    system: { doctor: op('system:doctor'), info: op('system:info') },
-    settings: { get: op('settings:get'), set: op('settings:set') },
-    catalog: {
-      list: op('catalog:list'),
-      sources: op('catalog:sources'),
-      add: op('catalog:add'),
-      remove: op('catalog:remove'),
-    },
-    images: {
-      list: op('images:list'),
-      pull: op('images:pull'),
-      remove: op('images:remove'),
-      verify: op('images:verify'),
-      import: op('images:import'),
-    },
-    downloads: { list: op('downloads:list'), cancel: op('downloads:cancel') },
-    vms: {
-      list: op('vms:list'),
-      get: op('vms:get'),
-      create: op('vms:create'),
-      launch: op('vms:launch'),
-      start: op('vms:start'),
-      stop: op('vms:stop'),
-      remove: op('vms:remove'),
-      logs: op('vms:logs'),
-    },
-    console: {
-      attach: op('console:attach'),
-      detach: op('console:detach'),
-      write: op('console:write'),
-      resize: op('console:resize'),
-    },
-    shares: {
-      list: op('shares:list'),
-      add: op('shares:add'),
-      update: op('shares:update'),
-      remove: op('shares:remove'),
-    },
-    fs: { list: op('fs:list') },
+    ...apiFrom(call),
     onEvent(listener) {
       eventListeners.add(listener);
       return () => eventListeners.delete(listener);
@@ -213,6 +180,7 @@ export function createWsClient(opts: WsClientOptions): WsClient {
 
   return {
     api,
+    call: (channel, input) => call(channel, input) as never,
     state: () => state,
     onState(listener) {
       stateListeners.add(listener);

@@ -15,7 +15,7 @@ import {
   type OkLinuxRelease,
 } from '@core/catalog';
 import { extractMember } from '@core/extract';
-import { isOkError } from '@core/errors';
+import { isOkError } from '@contract/errors';
 import { serve, sendJson, type LocalServer } from './local-server';
 import { ghRelease, hex40, kernelAssetName } from './fixtures';
 

@@ -8,7 +8,7 @@ import {
   type HttpCache,
   type HttpCacheEntry,
 } from '@core/catalog';
-import { isOkError, type OkError } from '@core/errors';
+import { isOkError, type OkError } from '@contract/errors';
 import { serve, sendJson, type LocalServer } from './local-server';
 import { appRelease, ghRelease, hex40, kernelAssetName } from './fixtures';
 

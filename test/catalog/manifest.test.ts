@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadManifest, parseManifest } from '@core/catalog';
-import { isOkError, type OkError } from '@core/errors';
+import { isOkError, type OkError } from '@contract/errors';
 import { serve, type LocalServer } from './local-server';
 
 const HEX = 'c0ffee'.repeat(10) + 'beef';

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { AppEvent, CHANNELS, contract, validateInput, type Channel, type OkLinuxApi } from '@contract';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { dispatch, type Handlers } from '@core/dispatch';
 
 function rejects(channel: Channel, payload: unknown): string {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Downloader, writeChunks, type DownloadProgress, type DownloaderOptions } from '@core/download';
-import { isOkError, type OkError } from '@core/errors';
+import { isOkError, type OkError } from '@contract/errors';
 import { sha256Hex, startTestServer, strongEtag, testBytes, type TestServer } from '../helpers/http';
 import { JsonStateStore } from '../helpers/json-state-store';
 import { tmpDir } from '../helpers/tmp';

@@ -105,6 +105,7 @@ describe('progress bar and notifications', () => {
       exitSignal: null,
       lastError,
       rootDir: null,
+      managedRoot: null,
       pendingRestart: false,
     },
   });

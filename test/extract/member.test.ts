@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { extractMember } from '@core/extract';
-import { isOkError, type OkError } from '@core/errors';
+import { isOkError, type OkError } from '@contract/errors';
 import { tarGz, type Member } from './tarball';
 
 const BZ = 'arch/x86/boot/bzImage';

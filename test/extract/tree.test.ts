@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { extractTree } from '@core/extract';
-import { isOkError, type OkError } from '@core/errors';
+import { isOkError, type OkError } from '@contract/errors';
 import { tarBytes, tarGz, type Member } from './tarball';
 
 let dir: string;

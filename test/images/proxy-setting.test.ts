@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '@core/engine';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { sha256Hex, startForwardProxy, testBytes, type ForwardProxy } from '../helpers/http';
 import { sandbox, type Sandbox } from './fixtures';
 

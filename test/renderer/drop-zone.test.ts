@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { createRawSnippet } from 'svelte';
 import type { OkLinuxApi, Share } from '@contract';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { bridgeContext, type Bridge } from '@renderer/lib/bridge';
 import DropZone from '@renderer/components/DropZone.svelte';
 import SharePicker from '@renderer/components/SharePicker.svelte';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DownloadProgress } from '@contract';
-import { formatBytes, formatEta, formatRate } from '@core/format';
+import { formatBytes, formatEta, formatRate } from '@contract/format';
 import { describeProgress } from '@renderer/lib/progress';
 
 const base: DownloadProgress = {

@@ -54,6 +54,7 @@ const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
   exitSignal: null,
   lastError: null,
   rootDir: null,
+  managedRoot: null,
   pendingRestart: false,
   ...over,
 });

@@ -20,6 +20,7 @@ const vm: Vm = {
   exitSignal: null,
   lastError: null,
   rootDir: null,
+  managedRoot: null,
   pendingRestart: false,
 };
 

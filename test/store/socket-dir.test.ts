@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { DataPaths, SOCKET_NAMES, SOCKET_PATH_MAX, shortSocketBase } from '@core/paths';
 import { ensureOwnPrivateDir, ensureSocketDir } from '@core/run-dir';
 import { tmpDir } from '../helpers/tmp';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { Store, openDb, SCHEMA_VERSION } from '@core/store';
 import { MIGRATIONS } from '@core/store/migrations';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { tmpDir } from '../helpers/tmp';
 
 let t: ReturnType<typeof tmpDir>;
@@ -55,6 +55,7 @@ describe('migrations', () => {
         'catalog_sources',
         'downloads',
         'events',
+        'extractions',
         'http_cache',
         'image_artifacts',
         'images',

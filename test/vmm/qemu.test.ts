@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { qemuArgv, qemuOptValue } from '@core/vmm/qemu';
 import { connectQmp } from '@core/vmm/qmp';
 import type { ShareSpec, VmSpec } from '@core/vmm/types';

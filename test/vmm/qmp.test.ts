@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { connectQmp, type QmpClient, type QmpEvent } from '@core/vmm/qmp';
 import { requireQemu, startQemu, stopQemu, type RunningQemu } from './qemu-process';
 

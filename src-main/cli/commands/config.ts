@@ -7,9 +7,8 @@
  */
 import path from 'node:path';
 import { PROGRAM_SETTINGS, Settings } from '@contract';
-import { OkError } from '@core/errors';
-import { needArgs, type Command } from '../framework';
-import { withEngine } from '../main';
+import { OkError } from '@contract/errors';
+import { needArgs, withEngine, type Command } from '../framework';
 
 type Key = keyof Settings;
 const KEYS = Object.keys(Settings.shape) as Key[];

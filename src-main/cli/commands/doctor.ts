@@ -1,6 +1,4 @@
-import type { Command } from '../framework';
-import { needArgs } from '../framework';
-import { withEngine } from '../main';
+import { needArgs, withEngine, type Command } from '../framework';
 
 function bytes(n: number | null): string {
   if (n === null) return 'unknown';

@@ -1,51 +1,7 @@
 import path from 'node:path';
-import type { DownloadProgress } from '@contract';
-import type { Engine } from '@core/engine';
-import { formatBytes, formatEta, formatRate } from '@core/format';
-import { needArgs, table, type CliIO, type Command } from '../framework';
-import { withEngine } from '../main';
-
-/**
- * Show download progress while `fn` runs: a redrawn bar on a TTY, one JSON line
- * per event with --json, and a line per finished download otherwise.
- */
-export async function withProgress<T>(io: CliIO, engine: Engine, fn: () => Promise<T>): Promise<T> {
-  const tty = !io.json && io.stderr.isTTY === true;
-  let drawn = false;
-  const off = engine.onEvent((e) => {
-    if (e.type !== 'download:progress') return;
-    const d = e.download;
-    if (io.json) {
-      io.stdout.write(JSON.stringify({ event: 'progress', ...d }) + '\n');
-      return;
-    }
-    if (tty) {
-      io.stderr.write(`\r\x1b[2K${progressLine(d, (io.stdout as { columns?: number }).columns ?? 80)}`);
-      drawn = true;
-      if (d.state !== 'running') {
-        io.stderr.write('\n');
-        drawn = false;
-      }
-    } else if (d.state !== 'running') {
-      io.stderr.write(`${d.label}: ${d.state}${d.error ? ` (${d.error})` : ''}, ${formatBytes(d.bytes)}\n`);
-    }
-  });
-  try {
-    return await fn();
-  } finally {
-    off();
-    if (drawn) io.stderr.write('\n');
-  }
-}
-
-export function progressLine(d: DownloadProgress, width: number): string {
-  const pct = d.total ? Math.min(100, (d.bytes / d.total) * 100) : null;
-  const right = `${pct === null ? '' : `${pct.toFixed(0).padStart(3)}% `}${formatBytes(d.bytes)}${d.total ? `/${formatBytes(d.total)}` : ''} ${formatRate(d.rate)} ETA ${formatEta(d.eta)}`;
-  const label = d.label.length > 30 ? `${d.label.slice(0, 29)}…` : d.label;
-  const barW = Math.max(10, width - label.length - right.length - 5);
-  const fill = pct === null ? 0 : Math.round((barW * pct) / 100);
-  return `${label} [${'#'.repeat(fill)}${'.'.repeat(barW - fill)}] ${right}`;
-}
+import { formatBytes } from '@contract/format';
+import { needArgs, table, withEngine, type Command } from '../framework';
+import { withProgress } from '../progress';
 
 export const imageCommands: Command[] = [
   {
@@ -91,7 +47,7 @@ export const imageCommands: Command[] = [
       const ref = positionals[0]!;
       await withEngine(io, async (e) => {
         if (ref === 'bldy') {
-          const p = await withProgress(io, e, () => e.images.installVmm());
+          const { path: p } = await withProgress(io, e, () => e.invoke('vmm:install', {}));
           io.print({ installed: 'bldy', path: p }, () => `Installed bldy at ${p}.`);
           return;
         }
@@ -113,7 +69,9 @@ export const imageCommands: Command[] = [
         io.print(src, () => `Added the manifest ${src.location} as catalog source ${src.id}; pull one of its bundles.`);
         return;
       }
-      const img = await withEngine(io, (e) => e.invoke('images:import', { path: file, name: values.name }));
+      const img = await withEngine(io, (e) =>
+        e.invoke('images:import', { path: file, name: values.name as string | undefined }),
+      );
       io.print(img, () => `Imported ${img.ref} (${formatBytes(img.size)}).`);
     },
   },
@@ -148,7 +106,7 @@ export const imageCommands: Command[] = [
         summary: 'Add a manifest (schema 1) from a URL or a file.',
         async run(io, { positionals }) {
           needArgs(positionals, 1, `catalog ${this.usage}`);
-          const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: positionals[0] }));
+          const src = await withEngine(io, (e) => e.invoke('catalog:add', { location: positionals[0]! }));
           io.print(src, () => `Added catalog source ${src.id}: ${src.location}`);
         },
       },

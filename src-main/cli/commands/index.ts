@@ -1,3 +1,7 @@
+/**
+ * This folder (cli/commands/) has one module per group of commands; each declares its options and help,
+ * and calls contract channels through `withEngine`.
+ */
 import type { Command } from '../framework';
 import { doctorCommand } from './doctor';
 import { imageCommands } from './images';

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OkError } from '@core/errors';
-import { needArgs, type Command } from '../framework';
-import { withEngine } from '../main';
+import { OkError } from '@contract/errors';
+import { needArgs, withLocalEngine, type Command } from '../framework';
 import { launchDir, openBrowser, writeLaunchPage, type LaunchPage } from '../../host/launch';
 
 /** The package's built renderer: <package root>/dist/renderer, from the sources or the built CLI. */
@@ -52,11 +51,12 @@ export const serveCommand: Command = {
     needArgs(positionals, 0, this.usage);
     const port = parsePort(values.port);
     const staticDir = typeof values.ui === 'string' ? path.resolve(values.ui) : defaultUiDir();
-    await withEngine(io, async (engine) => {
+    await withLocalEngine(io, async (engine) => {
       const host = await (await import('../../host/server')).startHost({ engine, staticDir, port });
       let page: LaunchPage | null = null;
       try {
-        page = await writeLaunchPage(launchDir(engine.ctx.paths.root), host.url, host.port);
+        const { dataDir } = await engine.invoke('system:info', {});
+        page = await writeLaunchPage(launchDir(dataDir), host.url, host.port);
         const { url: pageUrl } = page;
         io.print({ url: host.url, port: host.port, page: pageUrl }, () =>
           [

@@ -1,14 +1,12 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import type { Vm } from '@contract';
-import type { Engine } from '@core/engine';
-import { OkError } from '@core/errors';
+import type { Input, Vm } from '@contract';
+import { OkError } from '@contract/errors';
 import { superviseFromFile } from '@core/vm/supervise-main';
-import { fstabFor } from '@core/services/vms';
-import { needArgs, table, type CliIO, type Command } from '../framework';
-import { withEngine } from '../main';
-import { withProgress } from './images';
+import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
+import { attachConsole } from '../console';
+import { shareCommand } from './shares';
+import { withProgress } from '../progress';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
 async function askYesNo(io: CliIO, question: string): Promise<boolean> {
@@ -19,9 +17,6 @@ async function askYesNo(io: CliIO, question: string): Promise<boolean> {
     rl.close();
   }
 }
-
-/** Ctrl-] detaches from a console, as in telnet and virsh. */
-export const DETACH_KEY = '\x1d';
 
 const num = (v: unknown, what: string): number | undefined => {
   if (v === undefined) return undefined;
@@ -34,77 +29,6 @@ function vmLine(vm: Vm): string {
   return `${vm.name}: ${vm.state}${vm.pid ? ` (pid ${vm.pid})` : ''}${vm.lastError ? `\n${vm.lastError}` : ''}`;
 }
 
-/**
- * Attach the terminal to a VM's console until the VM stops or the user presses
- * Ctrl-]. Resolves with the VM's final state (or 'detached').
- */
-export async function attachConsole(io: CliIO, engine: Engine, name: string, allowEnded = false): Promise<string> {
-  const stdin = process.stdin;
-  let vmNow = await engine.invoke('vms:get', { name });
-  // being started by another process (perhaps still downloading): wait until it runs
-  while (vmNow.state === 'starting') {
-    await new Promise((r) => setTimeout(r, 200));
-    vmNow = await engine.invoke('vms:get', { name });
-  }
-  if (vmNow.state === 'crashed' && allowEnded) {
-    io.stdout.write((await engine.invoke('console:attach', { name })).tail.slice(-4096));
-    return 'crashed';
-  }
-  if (vmNow.state !== 'running') {
-    throw new OkError('CONFLICT', `The VM "${name}" is ${vmNow.state}; start it with "oklinux start ${name}".`);
-  }
-  if (!io.json) io.stderr.write(`Connected to ${name}'s console. Detach with Ctrl-]. \r\n`);
-  return new Promise<string>((resolve, reject) => {
-    let done = false;
-    const finish = (how: string): void => {
-      if (done) return;
-      done = true;
-      off();
-      stdin.off('data', onInput);
-      if (stdin.isTTY) stdin.setRawMode(false);
-      stdin.pause();
-      resolve(how);
-    };
-    const off = engine.onEvent((e) => {
-      if (e.type === 'console:data' && e.vm === name) io.stdout.write(e.data);
-      if (e.type === 'vm:state' && e.vm.name === name && (e.vm.state === 'stopped' || e.vm.state === 'crashed')) {
-        finish(e.vm.state);
-      }
-    });
-    const onInput = (d: Buffer): void => {
-      const s = d.toString('utf8');
-      const cut = s.indexOf(DETACH_KEY);
-      const data = cut >= 0 ? s.slice(0, cut) : s;
-      if (data) engine.invoke('console:write', { name, data }).catch(() => undefined);
-      if (cut >= 0) {
-        if (!io.json) io.stderr.write('\r\nDetached; the VM keeps running.\r\n');
-        finish('detached');
-      }
-    };
-    engine
-      .invoke('console:attach', { name })
-      .then(({ tail }) => {
-        io.stdout.write(tail.slice(-4096));
-        if (stdin.isTTY) {
-          stdin.setRawMode(true);
-          const cols = (io.stdout as { columns?: number }).columns;
-          const rows = (io.stdout as { rows?: number }).rows;
-          if (cols && rows) engine.invoke('console:resize', { name, cols, rows }).catch(() => undefined);
-        }
-        stdin.on('data', onInput);
-        stdin.resume();
-        // it may have ended before the subscription was in place
-        return engine.invoke('vms:get', { name }).then((v) => {
-          if (v.state === 'stopped' || v.state === 'crashed') finish(v.state);
-        });
-        stdin.once('end', () => {
-          // stdin closed (a pipe ran dry): keep relaying output until the VM stops
-        });
-      })
-      .catch(reject);
-  });
-}
-
 const createOptions = {
   image: { type: 'string' },
   cpus: { type: 'string' },
@@ -115,19 +39,22 @@ const createOptions = {
   'root-dir': { type: 'string' },
 } as const;
 
-export function createInput(name: string, values: Record<string, unknown>) {
+type CreateInput = Input<'vms:create'>;
+
+/** The options as given; the engine checks them against the contract and names what is wrong. */
+export function createInput(name: string, values: Record<string, unknown>): CreateInput {
   return {
     name,
-    image: values.image,
+    image: values.image as string,
     cpus: num(values.cpus, '--cpus'),
     memoryMiB: num(values.memory, '--memory'),
-    append: values.append,
-    backend: values.backend,
-    accel: values.accel,
+    append: values.append as string | undefined,
+    backend: values.backend as CreateInput['backend'],
+    accel: values.accel as CreateInput['accel'],
     rootDir:
       typeof values['root-dir'] === 'string' && values['root-dir']
         ? path.resolve(values['root-dir'])
-        : values['root-dir'],
+        : (values['root-dir'] as string | undefined),
   };
 }
 
@@ -148,17 +75,17 @@ export const vmCommands: Command[] = [
       return withEngine(io, async (e) => {
         const { image: _image, name: _name, ...create } = createInput(name, values);
         const given = Object.entries(values).filter(([k, v]) => k in createOptions && v !== undefined);
-        if (e.ctx.store.vms.find(name) && given.length && !io.json) {
+        if (given.length && !io.json && (await e.invoke('vms:list', {})).some((v) => v.name === name)) {
           io.stderr.write(
             `The VM "${name}" exists already: ${given.map(([k]) => `--${k}`).join(', ')} ignored (they apply when a VM is created).\n`,
           );
         }
         const vm = await withProgress(io, e, () =>
-          e.launch(
+          e.invoke('vms:launch', {
             name,
-            values.image as string | undefined,
-            Object.fromEntries(Object.entries(create).filter(([, v]) => v !== undefined)),
-          ),
+            ...(values.image === undefined ? {} : { image: values.image as string }),
+            ...Object.fromEntries(Object.entries(create).filter(([, v]) => v !== undefined)),
+          }),
         );
         const end = vm.state === 'running' ? await attachConsole(io, e, name, true) : vm.state;
         if (end === 'crashed') {
@@ -219,9 +146,7 @@ export const vmCommands: Command[] = [
         if (backend !== undefined && backend !== 'bldy' && backend !== 'qemu') {
           throw new OkError('INVALID_INPUT', `--backend must be bldy or qemu, got "${backend}"`);
         }
-        const planned = await withEngine(io, async (e) =>
-          e.vms.plan(e.ctx.store.vms.get(name), { pull: false, prepare: false, ...(backend ? { backend } : {}) }),
-        );
+        const planned = await withEngine(io, (e) => e.invoke('vms:plan', { name, ...(backend ? { backend } : {}) }));
         const argv = [planned.bin, ...planned.args];
         io.print(argv, () =>
           argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' '),
@@ -257,7 +182,7 @@ export const vmCommands: Command[] = [
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const vm = await withEngine(io, (e) =>
-        e.invoke('vms:stop', { name: positionals[0], force: values.force === true }),
+        e.invoke('vms:stop', { name: positionals[0]!, force: values.force === true }),
       );
       io.print(vm, () => vmLine(vm));
     },
@@ -280,7 +205,7 @@ export const vmCommands: Command[] = [
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const text = await withEngine(io, (e) =>
-        e.invoke('vms:logs', { name: positionals[0], bytes: num(values.bytes, '--bytes') }),
+        e.invoke('vms:logs', { name: positionals[0]!, bytes: num(values.bytes, '--bytes') }),
       );
       if (io.json) io.print({ log: text }, () => text);
       else io.stdout.write(text);
@@ -305,23 +230,13 @@ export const vmCommands: Command[] = [
       needArgs(positionals, 1, this.usage);
       const name = positionals[0]!;
       await withEngine(io, async (e) => {
-        const isVm = !!e.ctx.store.vms.find(name);
-        const isImage = !!e.ctx.store.images.find(name);
-        // a VM wins over an image of the same name (the default VM and bundle are both "oklinux")
-        const asVm = values.vm === true || (values.image !== true && isVm);
-        const asImage = values.image === true || (values.vm !== true && !isVm && isImage);
-        if (!asVm && !asImage) {
-          throw new OkError(
-            'NOT_FOUND',
-            `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
-          );
-        }
-        if (asVm) {
-          const managedRoot = e.ctx.paths.rootDir(name);
-          // whatever the VM's row says: a root kept from an earlier VM of this name lives there too
-          const hasManagedRoot = fs.existsSync(managedRoot);
+        // the engine decides: a VM wins over an image of the same name (the default VM and bundle are both "oklinux")
+        const kind = values.vm === true ? 'vm' : values.image === true ? 'image' : undefined;
+        const found = await e.invoke('system:resolve', { name, ...(kind ? { kind } : {}) });
+        if (found.kind === 'vm') {
+          const { managedRoot } = found.vm;
           let keepRoot = values['keep-root'] === true;
-          if (!keepRoot && values['delete-root'] !== true && hasManagedRoot) {
+          if (!keepRoot && values['delete-root'] !== true && managedRoot) {
             if (!process.stdin.isTTY || io.json) {
               throw new OkError(
                 'INVALID_INPUT',
@@ -337,7 +252,7 @@ export const vmCommands: Command[] = [
           io.print(
             { removed: 'vm', name, keptRoot: keepRoot ? managedRoot : null },
             () =>
-              `Removed the VM ${name}${keepRoot && fs.existsSync(managedRoot) ? `; its root directory is kept at ${managedRoot}` : ''}.`,
+              `Removed the VM ${name}${keepRoot && managedRoot ? `; its root directory is kept at ${managedRoot}` : ''}.`,
           );
         } else {
           await e.invoke('images:remove', { ref: name });
@@ -346,81 +261,7 @@ export const vmCommands: Command[] = [
       });
     },
   },
-  {
-    name: 'share',
-    usage: 'share <add|rm|ls> …',
-    summary: 'Share host folders with a VM over virtio-9p.',
-    sub: [
-      {
-        name: 'add',
-        usage: 'add <vm> <host-dir> [--ro] [--tag T] [--guest-path P]',
-        summary: 'Share a host folder; the guest mounts it at /mnt/<tag> unless --guest-path.',
-        options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
-        async run(io, { positionals, values }) {
-          needArgs(positionals, 2, `share ${this.usage}`);
-          // the engine resolves links itself (and names the link in its refusals)
-          const hostPath = path.resolve(positionals[1]!);
-          const share = await withEngine(io, (e) =>
-            e.invoke('shares:add', {
-              vm: positionals[0],
-              hostPath,
-              readOnly: values.ro === true,
-              tag: values.tag,
-              guestPath: values['guest-path'],
-            }),
-          );
-          io.print(
-            share,
-            () =>
-              `Shared ${share.hostPath} as "${share.tag}" at ${share.guestPath}${share.readOnly ? ' (read-only)' : ''}${share.pending ? '; applies at the next start' : ''}.`,
-          );
-        },
-      },
-      {
-        name: 'rm',
-        usage: 'rm <vm> <tag>',
-        summary: 'Stop sharing a folder (applies at the next start if the VM runs).',
-        async run(io, { positionals }) {
-          needArgs(positionals, 2, `share ${this.usage}`);
-          await withEngine(io, (e) => e.invoke('shares:remove', { vm: positionals[0], tag: positionals[1] }));
-          io.print({ removed: positionals[1] }, () => `Removed the share ${positionals[1]}.`);
-        },
-      },
-      {
-        name: 'ls',
-        usage: 'ls <vm> [--fstab]',
-        summary: "List a VM's shares, or print them as /etc/fstab lines.",
-        options: { fstab: { type: 'boolean' }, backend: { type: 'string' } },
-        async run(io, { positionals, values }) {
-          needArgs(positionals, 1, `share ${this.usage}`);
-          const vm = positionals[0]!;
-          await withEngine(io, async (e) => {
-            const shares = await e.invoke('shares:list', { vm });
-            if (values.fstab) {
-              const backend = values.backend === 'bldy' ? 'bldy' : 'qemu';
-              const lines = fstabFor(e.ctx, vm, backend);
-              io.print(lines, () => lines.join('\n'));
-              return;
-            }
-            io.print(shares, () =>
-              shares.length
-                ? table(
-                    ['TAG', 'HOST PATH', 'GUEST PATH', 'MODE', ''],
-                    shares.map((s) => [
-                      s.tag,
-                      s.hostPath,
-                      s.guestPath,
-                      s.readOnly ? 'ro' : 'rw',
-                      s.pending ? 'applies at next start' : '',
-                    ]),
-                  )
-                : `The VM ${vm} has no shares. Add one with "oklinux share add ${vm} <folder>".`,
-            );
-          });
-        },
-      },
-    ],
-  },
+  shareCommand,
   {
     name: '__supervise',
     usage: '__supervise <plan.json>',

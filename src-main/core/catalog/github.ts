@@ -15,7 +15,7 @@
  * could not be verified.
  */
 import { z } from 'zod';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { getText, httpStatusError, type HttpOptions } from './http';
 
 export const DEFAULT_GITHUB_API = 'https://api.github.com';

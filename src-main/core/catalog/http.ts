@@ -8,7 +8,7 @@
  */
 import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from 'undici';
 import { redirectProblem } from '@core/download/redirect';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface HttpOptions {
   /** HTTP dispatcher; default a shared `EnvHttpProxyAgent`. */

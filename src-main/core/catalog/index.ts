@@ -2,9 +2,13 @@
  * The merged catalog: okLinux GitHub releases and manifest bundles as one list
  * of `CatalogEntry`, newest okLinux release first, then bundles in manifest
  * order; and `resolveRef` to turn what a user typed into one entry.
+ *
+ * This folder (core/catalog/) knows what can be installed: okLinux's GitHub releases and manifests,
+ * parsed, merged and resolved. It holds no state beyond the HTTP cache handed to it and knows nothing of
+ * VMs or of the content store.
  */
 import type { CatalogArtifact as ContractArtifact, CatalogEntry as ContractEntry } from '@contract';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { OKLINUX_KERNEL_MEMBER, OKLINUX_REPO, type OkLinuxRelease } from './github';
 import { DEFAULT_CMDLINE, type Manifest, type ManifestArtifact, type ManifestBundle } from './manifest';
 

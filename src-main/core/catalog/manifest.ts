@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { normalizeMember } from '@core/extract/paths';
 import { getText, httpStatusError, type HttpOptions } from './http';
 

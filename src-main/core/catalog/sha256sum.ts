@@ -2,7 +2,7 @@
  * sha256sum-format files (`<64 hex>  <file name>`, or `<64 hex> *<file name>`
  * for binary mode), such as the `.sha256` asset of every okLinux release.
  */
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { getText, httpStatusError, type HttpOptions } from './http';
 
 const LINE = /^([0-9a-fA-F]{64}) [ *](.+)$/;

@@ -2,7 +2,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 const HEX = /^[0-9a-f]{64}$/;
 const READ_CHUNK = 1 << 20;

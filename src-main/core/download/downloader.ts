@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EnvHttpProxyAgent } from 'undici';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { ContentStore, isSha256Hex } from './cas';
 import { CancelRequest, Transfer, type TransferSettings } from './transfer';
 import type { DownloadProgress, DownloadRecord, DownloadRequest, DownloadResult, DownloaderOptions } from './types';

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { redirectProblem } from './redirect';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 

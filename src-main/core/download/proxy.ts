@@ -14,7 +14,7 @@
  * closed once its requests are done.
  */
 import { Dispatcher, EnvHttpProxyAgent } from 'undici';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface ProxyConfig {
   /** The Settings value (null or empty: none). */

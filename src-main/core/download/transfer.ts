@@ -3,7 +3,7 @@ import { open, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { hashFileInto, type ContentStore } from './cas';
 import { header, openFollowingRedirects, type OpenedResponse } from './http';
 import { ProgressMeter } from './progress';

@@ -1,6 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
-import type { ErrorPayload } from '@core/errors';
+import type { ErrorPayload } from '@contract/errors';
 
 export type DownloadState = 'queued' | 'running' | 'failed' | 'done' | 'cancelled';
 

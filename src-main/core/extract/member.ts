@@ -7,7 +7,7 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { normalizeMember, quote } from './paths';
 import { FILE_TYPES, describeType, formatBytes, memberError, tempBeside, untar } from './tar';
 

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { extract, type ReadEntry } from 'tar';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { quote } from './paths';
 
 /** Decides for one member: true to let node-tar write it, false to skip it. */

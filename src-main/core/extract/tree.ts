@@ -32,7 +32,7 @@
  */
 import { chmod, lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { normalizeMember, quote } from './paths';
 import { FILE_TYPES, describeType, formatBytes, memberError, tempBeside, untar } from './tar';
 

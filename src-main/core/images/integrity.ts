@@ -12,7 +12,7 @@
  *
  * Imported by the supervisor: keep it free of heavy dependencies.
  */
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { sha256File } from '@core/download/cas';
 
 export interface PinnedFile {

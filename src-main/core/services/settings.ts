@@ -1,5 +1,5 @@
 /**
- * `settings:set`. A setting that names a program okLinux runs
+ * `settings:*`. `settings:set`: A setting that names a program okLinux runs
  * (`PROGRAM_SETTINGS`) is changed only by a local caller, and only to a file
  * that `trustedProgram` accepts; its realpath is what is stored. A browser page
  * (the `browser` caller, over `oklinux serve`'s WebSocket) cannot change one at
@@ -10,12 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PROGRAM_SETTINGS, type Settings } from '@contract';
 import type { EngineContext } from '@core/context';
-import type { Caller } from '@core/dispatch';
-import { OkError } from '@core/errors';
+import type { Caller, ServiceHandlers } from '@core/dispatch';
+import type { EngineParts } from './parts';
+import { OkError } from '@contract/errors';
 import { normalizeProxy } from '@core/download';
 import { trustedProgram } from '@core/program-check';
 import { checkPinned } from '@core/images/integrity';
-import { relation } from '@core/shares';
+import { guestFolders, relation } from '@core/shares';
 
 function sameInode(a: string, b: string): boolean {
   try {
@@ -40,18 +41,9 @@ function outsideGuestFolders(ctx: EngineContext, real: string, data: string): vo
       `${real} ${why}, so a guest could change it; it was not run. Choose a program in a folder no VM can write.`,
     );
   };
-  for (const vm of ctx.store.vms.list()) {
-    const folders = [
-      ...(vm.rootDir ? [{ dir: vm.rootDir, what: `the root of the VM "${vm.name}"` }] : []),
-      ...ctx.store.shares
-        .list(vm.name)
-        .filter((sh) => !sh.readOnly || vm.backend !== 'qemu')
-        .map((sh) => ({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` })),
-    ];
-    for (const f of folders) {
-      const r = relation(real, f.dir);
-      if (r === 'inside' || r === 'same') refuse(`lies in ${f.what} (${f.dir})`);
-    }
+  for (const f of guestFolders(ctx.store)) {
+    const r = relation(real, f.dir);
+    if (r === 'inside' || r === 'same') refuse(`lies in ${f.what} (${f.dir})`);
   }
   const st = fs.statSync(real);
   if (st.nlink > 1 && st.dev === fs.statSync(data).dev) {
@@ -114,4 +106,11 @@ export async function setSettings(ctx: EngineContext, patch: Partial<Settings>, 
     }
   }
   return ctx.store.settings.set(checked);
+}
+
+export function settingsHandlers({ ctx }: EngineParts): ServiceHandlers<'settings'> {
+  return {
+    'settings:get': () => ctx.store.settings.get(),
+    'settings:set': (patch, caller) => setSettings(ctx, patch, caller),
+  };
 }

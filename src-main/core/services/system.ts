@@ -1,15 +1,15 @@
+/** `system:*`: the doctor's report of this machine, the app's version and data directory, and what a name means. */
 import os from 'node:os';
-import fs from 'node:fs';
-import path from 'node:path';
-import type { DoctorReport, DirListing } from '@contract';
-import type { Handlers } from '@core/dispatch';
+import type { DoctorReport, Resolved } from '@contract';
+import type { ServiceHandlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { toImage } from '@core/images/image';
+import { OkError } from '@contract/errors';
 import { chooseBackend, freeDiskBytes, kvmStatus, qemuBinaryName, toolVersion, which } from '@core/host-tools';
 import { kvmProblem } from '@core/vmm/accel';
 import { rootWarning } from '@core/shares/suid';
 import { version } from '../version';
-import { setSettings } from './settings';
+import type { EngineParts } from './parts';
 
 export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   const settings = ctx.store.settings.get();
@@ -39,34 +39,28 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
   };
 }
 
-/** A server-side directory browser, for the browser host where the page cannot see host paths. */
-export async function listDir(p: string | undefined): Promise<DirListing> {
-  const dir = path.resolve(p ?? os.homedir());
-  let dirents: fs.Dirent[];
-  try {
-    dirents = await fs.promises.readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new OkError('NOT_FOUND', `The folder ${dir} does not exist.`);
-    if (code === 'ENOTDIR') throw new OkError('INVALID_INPUT', `${dir} is a file, not a folder.`);
-    throw new OkError('INVALID_INPUT', `The folder ${dir} cannot be read (${code ?? 'error'}).`);
-  }
-  const entries = dirents
-    .filter((d) => !d.name.startsWith('.'))
-    .map((d) => ({ name: d.name, path: path.join(dir, d.name), dir: d.isDirectory() }))
-    .sort((a, b) => Number(b.dir) - Number(a.dir) || a.name.localeCompare(b.name));
-  const parent = path.dirname(dir);
-  return { path: dir, parent: parent === dir ? null : parent, entries };
+/**
+ * What a name given to `rm` means: the VM of that name, which wins over an image of the same name
+ * (the default VM and bundle are both "oklinux"), else the installed image; `kind` insists on one.
+ */
+function resolve({ ctx, vms }: EngineParts, name: string, kind?: 'vm' | 'image'): Resolved {
+  const isVm = !!ctx.store.vms.find(name);
+  const image = ctx.store.images.find(name);
+  if (kind === 'vm' || (kind !== 'image' && isVm)) return { kind: 'vm', vm: vms.vm(name) };
+  if (image) return { kind: 'image', image: toImage(image) };
+  throw new OkError(
+    'NOT_FOUND',
+    kind === 'image'
+      ? `The image "${name}" is not installed.`
+      : `There is no VM or installed image named "${name}". See "oklinux ls" and "oklinux images".`,
+  );
 }
 
-export function systemHandlers(
-  ctx: EngineContext,
-): Pick<Handlers, 'system:doctor' | 'system:info' | 'settings:get' | 'settings:set' | 'fs:list'> {
+export function systemHandlers(parts: EngineParts): ServiceHandlers<'system'> {
+  const { ctx } = parts;
   return {
     'system:doctor': () => doctor(ctx),
     'system:info': () => ({ version, dataDir: ctx.paths.root }),
-    'settings:get': () => ctx.store.settings.get(),
-    'settings:set': (patch, caller) => setSettings(ctx, patch, caller),
-    'fs:list': ({ path: p }) => listDir(p),
+    'system:resolve': ({ name, kind }) => resolve(parts, name, kind),
   };
 }

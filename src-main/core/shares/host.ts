@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { qemuBinaryName, which } from '@core/host-tools';
 import { validateHostDir } from './paths';
 

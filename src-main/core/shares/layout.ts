@@ -8,7 +8,7 @@
  * in order with `mkdir -p`, so a nested mount point would be created inside the outer share's
  * host folder (or fail on a read-only one), or be hidden by the outer mount.
  */
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { validateGuestPath } from './paths';
 import { validateTag } from './tags';
 

@@ -3,20 +3,16 @@
  * parameter `oklinux.mount=<tag>:<guest-path>:<options>`; the root share adds
  * `root=<tag> rootfstype=9p rootflags=<options> rw`.
  */
+import { BACKEND_FACTS } from '@core/vmm/facts';
 import type { VmmBackend } from '@core/vmm/types';
 import { ROOT_TAG } from './tags';
 
-/**
- * 9p msize for QEMU: the largest the Linux virtio-9p transport takes as-is (4 KiB pages x 125 ring
- * slots = 512000; a larger msize is clamped to it). `npm run bench:vm` measured it at about 2x the
- * throughput of 131072, the client's own default.
- */
-export const QEMU_MSIZE = 512000;
-/** 9p msize for bldy: crosvm's p9 server caps msize at 64 KiB of payload + 24 bytes of header. */
-export const BLDY_MSIZE = 65560;
+/** 9p msize for QEMU and for bldy (why each: see vmm/facts.ts). */
+export const QEMU_MSIZE = BACKEND_FACTS.qemu.msize;
+export const BLDY_MSIZE = BACKEND_FACTS.bldy.msize;
 
 export function msizeFor(backend: VmmBackend): number {
-  return backend === 'bldy' ? BLDY_MSIZE : QEMU_MSIZE;
+  return BACKEND_FACTS[backend].msize;
 }
 
 /**
@@ -51,9 +47,16 @@ export function rootParams(backend: VmmBackend, tag: string = ROOT_TAG): string 
 
 /**
  * Whether a guest can write a share on this backend: a read-write share always; a read-only one
- * only on bldy, whose p9 server has no read-only option (the guest's `ro` mount flag is all there
- * is, and a guest root can remount). QEMU enforces read-only on the host (`readonly=on`).
+ * when the backend's 9p server cannot refuse writes (`readOnlyShares` in vmm/facts.ts: bldy, whose
+ * guest's `ro` mount flag is all there is, and a guest root can remount). QEMU enforces read-only on
+ * the host (`readonly=on`).
  */
 export function guestCanWrite(backend: VmmBackend, readOnly: boolean): boolean {
-  return !readOnly || backend === 'bldy';
+  return !readOnly || !BACKEND_FACTS[backend].readOnlyShares;
+}
+
+/** Whether the guest of a VM set to `backend` may write a share: `auto` may start on any backend. */
+export function guestMayWrite(backend: VmmBackend | 'auto', readOnly: boolean): boolean {
+  const backends = backend === 'auto' ? (Object.keys(BACKEND_FACTS) as VmmBackend[]) : [backend];
+  return backends.some((b) => guestCanWrite(b, readOnly));
 }

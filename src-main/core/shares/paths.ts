@@ -4,7 +4,7 @@
 import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 /**
  * Checks that `hostPath` can be shared: absolute, an existing directory, readable and

@@ -4,7 +4,7 @@
  * 1-31 bytes of [A-Za-z0-9_-], which is also safe in a kernel parameter and a path.
  */
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 /** The tag of the VM's root filesystem share; never given to a folder share. */
 export const ROOT_TAG = 'oklinux-root';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { createPrivateFile, diskFullError, makeDirs } from '@core/datadir';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 

@@ -2,14 +2,32 @@
  * The repository layer: the only place with SQL. Every SQLite failure that a
  * caller can cause (unique names, missing rows, constraints) becomes a typed
  * OkError with a message for people.
+ *
+ * This folder (core/store/) is the SQLite state: the migrations (append only) and an object of queries
+ * per table. It is the only place with SQL; nothing above it writes SQL or treats the event log as data.
  */
-import { OkError, type ErrorPayload } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { DownloadRecord } from '@core/download/types';
-import type { Settings, Share, Vm } from '@contract';
+import type { Settings } from '@contract';
 import { openDb, schemaVersion, type Db } from './db';
 
 export { openDb, schemaVersion, SCHEMA_VERSION } from './db';
 export type { Db } from './db';
+import { guard } from './errors';
+import {
+  artifactFromRaw,
+  downloadFromRaw,
+  sourceFromRaw,
+  type ArtifactRow,
+  type EventRow,
+  type ImageRow,
+  type Raw,
+  type SourceRow,
+} from './rows';
+import { shareTable, vmTable } from './tables';
+
+export { mapSqliteError } from './errors';
+export type { ArtifactRow, EventRow, ImageRow, ShareRow, SourceRow, VmRow } from './rows';
 
 const now = (): string => new Date().toISOString();
 
@@ -20,159 +38,6 @@ export const DEFAULT_SETTINGS: Settings = {
   githubApi: 'https://api.github.com',
   proxy: null,
 };
-
-/** Translate a SQLite error into a typed one; `what` names the thing, e.g. `VM "dev"`. */
-export function mapSqliteError(e: unknown, what: string): never {
-  const code = (e as { code?: string }).code ?? '';
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    throw new OkError('ALREADY_EXISTS', `${what} already exists.`, { cause: e });
-  }
-  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-    throw new OkError('CONSTRAINT', `${what} refers to something that does not exist, or is still in use.`, {
-      cause: e,
-    });
-  }
-  if (code.startsWith('SQLITE_CONSTRAINT')) {
-    throw new OkError('CONSTRAINT', `${what} has a value that is not allowed.`, { cause: e });
-  }
-  if (code === 'SQLITE_FULL') throw new OkError('DISK_FULL', `The disk is full while saving ${what}.`, { cause: e });
-  if (code === 'SQLITE_BUSY') {
-    throw new OkError('CONFLICT', `The database is busy (another okLinux process holds it) while saving ${what}.`, {
-      cause: e,
-    });
-  }
-  throw e;
-}
-
-function guard<T>(what: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof OkError) throw e;
-    return mapSqliteError(e, what);
-  }
-}
-
-// ---------------------------------------------------------------- rows
-
-export interface ArtifactRow {
-  sha256: string;
-  size: number;
-  path: string;
-  origin: string;
-  createdAt: string;
-}
-export interface ImageRow {
-  id: number;
-  ref: string;
-  kind: 'oklinux-release' | 'bundle' | 'local';
-  version: string;
-  cmdline: string;
-  installedAt: string;
-  artifacts: { role: 'kernel' | 'initrd' | 'rootfs'; sha256: string; size: number; path: string }[];
-}
-export interface SourceRow {
-  id: number;
-  kind: 'github' | 'manifest';
-  location: string;
-  body: string | null;
-  addedAt: string;
-}
-export interface VmRow extends Omit<Vm, 'pendingRestart'> {
-  id: number;
-  restartNeeded: boolean;
-  supervisorPid: number | null;
-  controlSocket: string | null;
-  argv: string[] | null;
-  createdAt: string;
-}
-export interface ShareRow extends Share {
-  id: number;
-  vmId: number;
-}
-export interface EventRow {
-  id: number;
-  at: string;
-  kind: string;
-  subject: string | null;
-  data: unknown;
-}
-
-type Raw = Record<string, unknown>;
-
-function vmFromRaw(r: Raw): VmRow {
-  return {
-    id: r.id as number,
-    name: r.name as string,
-    image: r.image_ref as string,
-    cpus: r.cpus as number,
-    memoryMiB: r.memory_mib as number,
-    append: r.extra_cmdline as string,
-    backend: r.backend as VmRow['backend'],
-    accel: r.accel as VmRow['accel'],
-    state: r.state as VmRow['state'],
-    pid: (r.pid as number | null) ?? null,
-    supervisorPid: (r.supervisor_pid as number | null) ?? null,
-    controlSocket: (r.control_socket as string | null) ?? null,
-    argv: r.argv ? (JSON.parse(r.argv as string) as string[]) : null,
-    startedAt: (r.started_at as string | null) ?? null,
-    exitCode: (r.exit_code as number | null) ?? null,
-    exitSignal: (r.exit_signal as string | null) ?? null,
-    lastError: (r.last_error as string | null) ?? null,
-    rootDir: (r.root_dir as string | null) ?? null,
-    restartNeeded: r.restart_needed === 1,
-    createdAt: r.created_at as string,
-  };
-}
-
-function sourceFromRaw(r: Raw): SourceRow {
-  return {
-    id: r.id as number,
-    kind: r.kind as SourceRow['kind'],
-    location: r.location as string,
-    body: (r.body as string | null) ?? null,
-    addedAt: r.added_at as string,
-  };
-}
-
-function artifactFromRaw(r: Raw): ArtifactRow {
-  return {
-    sha256: r.sha256 as string,
-    size: r.size as number,
-    path: r.path as string,
-    origin: r.origin as string,
-    createdAt: r.created_at as string,
-  };
-}
-
-function shareFromRaw(r: Raw): ShareRow {
-  return {
-    id: r.id as number,
-    vmId: r.vm_id as number,
-    vm: r.vm_name as string,
-    tag: r.tag as string,
-    hostPath: r.host_path as string,
-    readOnly: r.read_only === 1,
-    guestPath: r.guest_path as string,
-    pending: r.pending === 1,
-  };
-}
-
-function downloadFromRaw(r: Raw): DownloadRecord {
-  return {
-    id: r.id as string,
-    url: r.url as string,
-    partPath: r.part_path as string,
-    bytesDone: r.bytes_done as number,
-    total: (r.total as number | null) ?? null,
-    etag: (r.etag as string | null) ?? null,
-    lastModified: (r.last_modified as string | null) ?? null,
-    expectedSha256: (r.expected_sha256 as string | null) ?? null,
-    sha256: (r.sha256 as string | null) ?? null,
-    state: r.state as DownloadRecord['state'],
-    error: r.error ? (JSON.parse(r.error as string) as ErrorPayload) : null,
-  };
-}
 
 // ---------------------------------------------------------------- the store
 
@@ -392,175 +257,9 @@ export class Store {
     },
   };
 
-  // ---- VMs
-  readonly vms = {
-    list: (): VmRow[] => (this.db.prepare('SELECT * FROM vms ORDER BY name').all() as Raw[]).map(vmFromRaw),
-    find: (name: string): VmRow | undefined => {
-      const r = this.db.prepare('SELECT * FROM vms WHERE name = ?').get(name) as Raw | undefined;
-      return r && vmFromRaw(r);
-    },
-    get: (name: string): VmRow => {
-      const vm = this.vms.find(name);
-      if (!vm) throw new OkError('NOT_FOUND', `There is no VM named "${name}". See "oklinux ls".`);
-      return vm;
-    },
-    create: (v: {
-      name: string;
-      image: string;
-      cpus: number;
-      memoryMiB: number;
-      append: string;
-      backend: VmRow['backend'];
-      accel: VmRow['accel'];
-      rootDir: string | null;
-    }): VmRow =>
-      guard(`A VM named "${v.name}"`, () => {
-        this.db
-          .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.rootDir, now());
-        return this.vms.get(v.name);
-      }),
-    /** Update runtime columns. */
-    update: (
-      name: string,
-      patch: Partial<
-        Pick<
-          VmRow,
-          | 'state'
-          | 'pid'
-          | 'supervisorPid'
-          | 'controlSocket'
-          | 'argv'
-          | 'startedAt'
-          | 'exitCode'
-          | 'exitSignal'
-          | 'lastError'
-          | 'rootDir'
-          | 'image'
-          | 'restartNeeded'
-        >
-      >,
-    ): VmRow => {
-      const cols: Record<string, string> = {
-        state: 'state',
-        pid: 'pid',
-        supervisorPid: 'supervisor_pid',
-        controlSocket: 'control_socket',
-        argv: 'argv',
-        startedAt: 'started_at',
-        exitCode: 'exit_code',
-        exitSignal: 'exit_signal',
-        lastError: 'last_error',
-        rootDir: 'root_dir',
-        image: 'image_ref',
-        restartNeeded: 'restart_needed',
-      };
-      const sets: string[] = [];
-      const vals: unknown[] = [];
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) continue;
-        sets.push(`${cols[k]} = ?`);
-        vals.push(k === 'argv' && v !== null ? JSON.stringify(v) : typeof v === 'boolean' ? Number(v) : v);
-      }
-      if (sets.length) {
-        const info = guard(`The VM "${name}"`, () =>
-          this.db.prepare(`UPDATE vms SET ${sets.join(', ')} WHERE name = ?`).run(...vals, name),
-        );
-        if (info.changes === 0) this.vms.get(name);
-      }
-      return this.vms.get(name);
-    },
-    /**
-     * Atomically move a VM from one of `from` to `to`; returns false when its
-     * state was not one of `from` (someone else won the race).
-     */
-    transition: (name: string, from: VmRow['state'][], to: VmRow['state']): boolean => {
-      const marks = from.map(() => '?').join(', ');
-      const info = this.db
-        .prepare(`UPDATE vms SET state = ? WHERE name = ? AND state IN (${marks})`)
-        .run(to, name, ...from);
-      if (info.changes === 0) this.vms.get(name);
-      return info.changes === 1;
-    },
-    remove: (name: string): void => {
-      const info = this.db.prepare('DELETE FROM vms WHERE name = ?').run(name);
-      if (info.changes === 0) this.vms.get(name);
-    },
-  };
-
-  // ---- shares
-  readonly shares = {
-    list: (vmName: string): ShareRow[] => {
-      this.vms.get(vmName);
-      return (
-        this.db
-          .prepare(
-            `SELECT s.*, v.name AS vm_name FROM shares s JOIN vms v ON v.id = s.vm_id WHERE v.name = ? ORDER BY s.id`,
-          )
-          .all(vmName) as Raw[]
-      ).map(shareFromRaw);
-    },
-    get: (vmName: string, tag: string): ShareRow => {
-      const s = this.shares.list(vmName).find((x) => x.tag === tag);
-      if (!s)
-        throw new OkError(
-          'NOT_FOUND',
-          `The VM "${vmName}" has no share tagged "${tag}". See "oklinux share ls ${vmName}".`,
-        );
-      return s;
-    },
-    add: (
-      vmName: string,
-      s: { tag: string; hostPath: string; readOnly: boolean; guestPath: string; pending: boolean },
-    ): ShareRow => {
-      const vm = this.vms.get(vmName);
-      try {
-        this.db
-          .prepare(
-            'INSERT INTO shares(vm_id, host_path, tag, read_only, guest_path, pending) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(vm.id, s.hostPath, s.tag, s.readOnly ? 1 : 0, s.guestPath, s.pending ? 1 : 0);
-      } catch (e) {
-        const msg = (e as Error).message;
-        if (msg.includes('shares.host_path')) {
-          throw new OkError('ALREADY_EXISTS', `${s.hostPath} is already shared with the VM "${vmName}".`, { cause: e });
-        }
-        if (msg.includes('shares.tag')) {
-          throw new OkError(
-            'ALREADY_EXISTS',
-            `The VM "${vmName}" already has a share tagged "${s.tag}". Pick another tag.`,
-            {
-              cause: e,
-            },
-          );
-        }
-        mapSqliteError(e, `The share ${s.tag}`);
-      }
-      return this.shares.get(vmName, s.tag);
-    },
-    update: (vmName: string, tag: string, patch: { readOnly?: boolean; pending?: boolean }): ShareRow => {
-      const s = this.shares.get(vmName, tag);
-      this.db
-        .prepare('UPDATE shares SET read_only = ?, pending = ? WHERE id = ?')
-        .run((patch.readOnly ?? s.readOnly) ? 1 : 0, (patch.pending ?? s.pending) ? 1 : 0, s.id);
-      return this.shares.get(vmName, tag);
-    },
-    remove: (vmName: string, tag: string): void => {
-      const s = this.shares.get(vmName, tag);
-      this.db.prepare('DELETE FROM shares WHERE id = ?').run(s.id);
-    },
-    /** Everything now applies: called when a VM starts. */
-    clearPending: (vmName: string): void => {
-      const vm = this.vms.get(vmName);
-      this.tx(() => {
-        this.db.prepare('UPDATE shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
-        this.db.prepare('UPDATE vms SET restart_needed = 0 WHERE id = ?').run(vm.id);
-      });
-    },
-  };
+  // ---- VMs and their shares (tables.ts)
+  readonly vms = vmTable(this);
+  readonly shares = shareTable(this, this.vms);
 
   // ---- VMMs installed into bin/, with the digest checked before each start
   readonly vmms = {
@@ -578,6 +277,27 @@ export class Store {
              installed_at = excluded.installed_at`,
         )
         .run(name, sha256, version, now());
+    },
+  };
+
+  /** What was extracted from which archive (see images/installer.ts). */
+  readonly extractions = {
+    get: (fromSha256: string, member: string): string | undefined => {
+      const r = this.db
+        .prepare('SELECT sha256 FROM extractions WHERE from_sha256 = ? AND member = ?')
+        .get(fromSha256, member) as { sha256: string } | undefined;
+      return r?.sha256;
+    },
+    record: (fromSha256: string, member: string, sha256: string): void => {
+      guard(`The extraction of ${member} from ${fromSha256}`, () =>
+        this.db
+          .prepare(
+            `INSERT INTO extractions(from_sha256, member, sha256, extracted_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT(from_sha256, member) DO UPDATE SET sha256 = excluded.sha256,
+               extracted_at = excluded.extracted_at`,
+          )
+          .run(fromSha256, member, sha256, now()),
+      );
     },
   };
 

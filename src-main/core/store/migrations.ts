@@ -131,6 +131,23 @@ export const MIGRATIONS: readonly string[] = [
     WHERE kind = 'vmm.installed' AND subject = 'bldy' AND length(json_extract(data, '$.sha256')) = 64
     ORDER BY id DESC LIMIT 1;
   `,
+  // 4: which member was extracted from which archive, so a second pull reuses it. Before, this was
+  // found by scanning the last rows of the event log, where it silently expired; backfilled from it.
+  `
+  CREATE TABLE extractions (
+    from_sha256  TEXT NOT NULL CHECK (length(from_sha256) = 64),  -- the archive
+    member       TEXT NOT NULL,                                   -- the path inside it
+    sha256       TEXT NOT NULL CHECK (length(sha256) = 64),       -- what was extracted
+    extracted_at TEXT NOT NULL,
+    PRIMARY KEY (from_sha256, member)
+  );
+  INSERT OR REPLACE INTO extractions(from_sha256, member, sha256, extracted_at)
+    SELECT json_extract(data, '$.from'), json_extract(data, '$.member'), json_extract(data, '$.sha256'), at
+    FROM events
+    WHERE kind = 'artifact.extracted' AND length(json_extract(data, '$.from')) = 64
+      AND json_extract(data, '$.member') IS NOT NULL AND length(json_extract(data, '$.sha256')) = 64
+    ORDER BY id;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

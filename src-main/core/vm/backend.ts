@@ -7,9 +7,10 @@
  * refuse an installed bldy that changed, as a start would.
  */
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { VmRow } from '@core/store';
-import { chooseBackend, qemuBinaryName } from '@core/host-tools';
+import { chooseBackend } from '@core/host-tools';
+import { BACKEND_FACTS } from '@core/vmm/facts';
 import { checkPinned, type PinnedFile } from '@core/images/integrity';
 import { kvmProblem, resolveAccel, type AccelChoice, type AccelSetting } from '@core/vmm/accel';
 import type { VmmBackend } from '@core/vmm/types';
@@ -51,7 +52,7 @@ export async function launchTarget(
         : `Cannot start "${vm.name}": ${choice.reason}.`,
     );
   }
-  const bin = choice.path ?? (backend === 'bldy' ? 'bldy' : qemuBinaryName());
+  const bin = choice.path ?? BACKEND_FACTS[backend].program;
   const pinned: PinnedFile[] = [];
   if (backend === 'bldy' && choice.installed && choice.path) pinned.push(installedBldy(ctx, choice.path));
   for (const pin of pinned) await checkPinned(pin);
@@ -65,7 +66,7 @@ async function chooseAccel(
   setting: AccelSetting,
   prepare: boolean,
 ): Promise<AccelChoice> {
-  if (backend === 'qemu') {
+  if (!BACKEND_FACTS[backend].needsKvm) {
     return resolveAccel(setting, KVM_DEVICE).catch((e: unknown) => {
       if (prepare) throw e;
       return { accel: 'kvm' as const, reason: 'dry run' };

@@ -1,6 +1,6 @@
 /** A client of a VM supervisor's console socket. */
 import net from 'node:net';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 
 export class ConsoleClient {

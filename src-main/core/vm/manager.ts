@@ -2,51 +2,32 @@
  * VM lifecycle on the engine side: create, start (through a detached
  * supervisor), stop, remove, reconcile after crashes, and console access. The
  * state lives in SQLite, so any front end (or several at once) sees the same VMs.
+ *
+ * This folder (core/vm/) is a VM's life: create and launch (create.ts), what a start would run
+ * (plan.ts), the start through a detached supervisor (supervisor.ts; supervise-main.ts is that process's
+ * entry), stop, remove, reconcile and the console. What differs between backends comes from vmm/; the
+ * share rules from shares/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { VmRow } from '@core/store';
-import type { PinnedFile } from '@core/images/integrity';
-import { qemuArgv } from '@core/vmm/qemu';
-import { bldyArgv, planBldyShares, prepareBldyShares } from '@core/vmm/bldy';
-import type { VmSpec, ShareSpec, VmmBackend } from '@core/vmm/types';
-import {
-  ROOT_TAG,
-  type GuardedDir,
-  guardedDirs,
-  guestCanWrite,
-  hostPrograms,
-  mountOptions,
-  recheckShareHost,
-} from '@core/shares';
+import type { ShareSpec, VmmBackend } from '@core/vmm/types';
 import { ConsoleClient } from './client';
 import { currentBoot, tailLog } from './console-log';
 import { isAlive, runsArgv, signal, waitGone } from './proc';
-import type { LaunchPlan } from './supervisor';
 import { writeSignedPlan } from './plan-auth';
-import { GUEST_INIT_PATH } from './root';
 import { removalFailed, removeVmFiles } from './remove-tree';
 import { openPrivateFile } from '@core/datadir';
 import { ensureSocketDir } from '@core/run-dir';
 import { startWarnings } from '@core/shares/suid';
-import { launchTarget } from './backend';
+import { envMs, guestWritableShares, launchPlan, planStart, type BootImage, type PlannedStart } from './plan';
+import { waitUntil } from '@core/wait';
 
-/** What booting needs from an installed image. */
-export interface BootImage {
-  kernelPath: string;
-  initrdPath?: string;
-  cmdline: string;
-  /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
-  rootfs?: string | null;
-  /** The rootfs tarball's digest, checked before it is extracted. */
-  rootfsPin?: PinnedFile;
-  /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
-  pinned?: PinnedFile[];
-}
+export type { BootImage, PlannedStart } from './plan';
 
 /** How to start a supervisor process: `command args… <plan file>`. */
 export interface SupervisorLauncher {
@@ -64,24 +45,7 @@ export interface VmManagerOptions {
   appDirs?: string[];
 }
 
-export interface PlannedStart {
-  backend: VmmBackend;
-  bin: string;
-  args: string[];
-  spec: VmSpec;
-  accelReason: string;
-  /** Why this backend (see `chooseBackend`). */
-  backendReason: string;
-  /** The VMM binary (an installed bldy) and the boot files, with their digests. */
-  pinned: PinnedFile[];
-}
-
-const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
-  const v = Number(env[key]);
-  return Number.isFinite(v) && v > 0 ? v : dflt;
-};
-
-export function toVm(row: VmRow, pendingRestart: boolean): Vm {
+export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | null = null): Vm {
   return {
     name: row.name,
     image: row.image,
@@ -97,6 +61,7 @@ export function toVm(row: VmRow, pendingRestart: boolean): Vm {
     exitSignal: row.exitSignal,
     lastError: row.lastError,
     rootDir: row.rootDir,
+    managedRoot,
     pendingRestart,
   };
 }
@@ -106,7 +71,6 @@ export class VmManager {
   private readonly starting = new Map<string, AbortController>();
   /** One console connection per running VM; concurrent callers share the connection being opened. */
   private readonly monitors = new Map<string, Promise<ConsoleClient>>();
-  private readonly attached = new Set<string>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -119,7 +83,13 @@ export class VmManager {
 
   vm(name: string): Vm {
     const row = this.store.vms.get(name);
-    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded);
+    // whatever the row says: a root kept from an earlier VM of this name lives there too
+    const managed = this.ctx.paths.rootDir(name);
+    return toVm(
+      row,
+      row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded,
+      fs.existsSync(managed) ? managed : null,
+    );
   }
 
   private emit(name: string): void {
@@ -165,115 +135,12 @@ export class VmManager {
     return this.store.vms.list().map((r) => this.vm(r.name));
   }
 
-  /**
-   * What a guest-writable share must not be, hold or lie in, besides the system and data directories:
-   * the programs the host runs (VMMs, the app; `extra`, e.g. the VMM about to start) and folders of code
-   * (PATH, the app's own). See shares/host.ts.
-   */
-  shareGuards(
-    self: { vm: string; tag?: string },
-    extra: string[] = [],
-  ): { programs: string[]; guarded: GuardedDir[]; guestFolders: { dir: string; what: string }[] } {
-    return {
-      programs: [...hostPrograms(this.store.settings.get().bldyPath, this.ctx.env.PATH), ...extra],
-      guarded: guardedDirs(this.ctx.env.PATH, this.opts.appDirs ?? []),
-      guestFolders: this.guestFolders(self),
-    };
-  }
-
-  /**
-   * Every folder some guest can write, but the share `self` itself: each VM's root, and each share its
-   * guest can write (read-write, or any share of a VM not pinned to QEMU: bldy cannot keep one read-only).
-   */
-  private guestFolders(self: { vm: string; tag?: string }): { dir: string; what: string }[] {
-    const out: { dir: string; what: string }[] = [];
-    for (const vm of this.store.vms.list()) {
-      if (vm.rootDir) out.push({ dir: vm.rootDir, what: `the root of the VM "${vm.name}"` });
-      for (const sh of this.store.shares.list(vm.name)) {
-        if (vm.name === self.vm && sh.tag === self.tag) continue;
-        if (!sh.readOnly || vm.backend !== 'qemu') {
-          out.push({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` });
-        }
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Work out exactly what would run: backend, binary, argv. Nothing is started.
-   * The files it boots are hashed again (see images/integrity.ts), dry run or
-   * not: a changed kernel, initrd or installed bldy is refused with CHECKSUM.
-   */
-  async plan(
+  /** Work out exactly what would run: backend, binary, argv (see plan.ts). Nothing is started. */
+  plan(
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
-    const { backend, bin, accel, reason, pinned } = await launchTarget(this.ctx, vm, opts);
-    const image = await this.opts.resolveImage(vm.image, {
-      pull: opts.pull,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const shares: ShareSpec[] = [];
-    for (const s of this.store.shares.list(vm.name)) {
-      // checked again (realpath, data directory) right before the VMM gets it
-      const hostPath = opts.prepare
-        ? await recheckShareHost(s.hostPath, {
-            writable: !s.readOnly,
-            guestWrites: guestCanWrite(backend, s.readOnly),
-            dataDir: this.ctx.paths.root,
-            ...this.shareGuards({ vm: vm.name, tag: s.tag }, [bin]),
-          })
-        : s.hostPath;
-      shares.push({
-        tag: s.tag,
-        hostPath,
-        readOnly: s.readOnly,
-        guestPath: s.guestPath,
-        mountOptions: mountOptions(backend, s.readOnly),
-      });
-    }
-    const rootHost =
-      opts.prepare && this.opts.prepareRoot
-        ? await this.opts.prepareRoot(vm, image, shares)
-        : (vm.rootDir ?? (image.rootfs ? this.ctx.paths.rootDir(vm.name) : null));
-    const runDir = this.ctx.paths.runDir(vm.id);
-    const spec: VmSpec = {
-      name: vm.name,
-      kernelPath: image.kernelPath,
-      ...(image.initrdPath ? { initrdPath: image.initrdPath } : {}),
-      params: [
-        image.cmdline,
-        // a panic ends the VM (it shows as crashed, with the panic line) instead of hanging
-        /(^|\s)panic=/.test(`${image.cmdline} ${vm.append}`) ? '' : 'panic=-1',
-        `oklinux.hostname=${vm.name}`,
-        rootHost ? `init=${GUEST_INIT_PATH}` : '',
-        vm.append,
-      ],
-      cpus: vm.cpus,
-      memoryMiB: vm.memoryMiB,
-      accel: accel.accel,
-      runDir,
-      controlSocket: this.ctx.paths.socket(vm.id, backend === 'qemu' ? 'qmp.sock' : 'control.sock'),
-      shares,
-      ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
-    };
-    let args: string[];
-    if (backend === 'qemu') {
-      args = qemuArgv(spec);
-    } else {
-      if (opts.prepare) fs.mkdirSync(runDir, { recursive: true });
-      const prepared = opts.prepare ? await prepareBldyShares(spec) : planBldyShares(spec);
-      args = bldyArgv(spec, prepared);
-    }
-    return {
-      backend,
-      bin,
-      args,
-      spec,
-      accelReason: accel.reason,
-      backendReason: reason,
-      pinned: [...pinned, ...(image.pinned ?? [])],
-    };
+    return planStart(this.ctx, this.opts, vm, opts);
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
@@ -299,30 +166,9 @@ export class VmManager {
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
       ensureSocketDir(this.ctx.paths, vm.id);
       fs.mkdirSync(this.ctx.paths.vmDir(name), { recursive: true, mode: 0o700 });
-      // every share the guest can write: on bldy that is every share (it cannot enforce read-only)
-      const rwShares = planned.spec.shares
-        .filter((s) => guestCanWrite(planned.backend, s.readOnly))
-        .map((s) => s.hostPath);
+      const rwShares = guestWritableShares(planned);
       fs.rmSync(planned.spec.controlSocket, { force: true });
-      const plan: LaunchPlan = {
-        vm: name,
-        dbFile: this.ctx.paths.db,
-        backend: planned.backend,
-        bin: planned.bin,
-        args: planned.args,
-        cwd: runDir,
-        controlSocket: planned.spec.controlSocket,
-        consoleSocket: this.ctx.paths.socket(vm.id, 'console.sock'),
-        logFile: this.ctx.paths.consoleLog(name),
-        gracefulMs: envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000),
-        watchdogMs: envMs(this.ctx.env, 'OKLINUX_BOOT_WATCHDOG_MS', 30_000),
-        watchdogHint:
-          planned.spec.accel === 'kvm'
-            ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
-            : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
-        setIdScrub: rwShares,
-        verify: planned.pinned,
-      };
+      const plan = launchPlan(this.ctx, vm, planned);
       // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)
       const planFile = path.join(runDir, 'launch.json');
       writeSignedPlan(planFile, plan, this.ctx.paths.root);
@@ -345,20 +191,19 @@ export class VmManager {
       if (!supPid) throw new OkError('VMM', `Could not start the supervisor for "${name}".`);
       startedSupervisor = supPid;
       // Wait for the supervisor to spawn the VMM (or fail).
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const row = this.store.vms.get(name);
-        if (row.state !== 'starting') break;
-        if (!isAlive(supPid)) {
+      const ran = await waitUntil(
+        () => {
+          if (this.store.vms.get(name).state !== 'starting') return true;
+          if (isAlive(supPid)) return false;
           const log = tailLog(path.join(runDir, 'supervisor.log'), 2000).trim();
           throw new OkError(
             'VMM',
             `The supervisor for "${name}" exited before the VMM started.${log ? `\n${log}` : ''}`,
           );
-        }
-        if (Date.now() > deadline) throw new OkError('TIMEOUT', `The VM "${name}" did not start within 60 s.`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+        },
+        { every: 25, within: 60_000 },
+      );
+      if (!ran) throw new OkError('TIMEOUT', `The VM "${name}" did not start within 60 s.`);
       this.emit(name);
       const rootDir = planned.spec.rootShare?.hostPath ?? null;
       for (const message of startWarnings({ vm: name, rwShares, rootDir, dataDir: this.ctx.paths.root })) {
@@ -424,15 +269,16 @@ export class VmManager {
     if (pending && row.state === 'starting') {
       // Still pulling (or handing over to the supervisor) in this process: cancel, then stop what started.
       pending.abort();
-      const end = Date.now() + 60_000;
-      while (this.starting.has(name) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      await waitUntil(() => !this.starting.has(name), { every: 25, within: 60_000 });
     } else if (row.state === 'starting') {
       // Another process is starting it (pulling, perhaps): wait until it runs or gives up, then stop it.
-      const end = Date.now() + 10 * 60_000;
-      while (this.store.vms.get(name).state === 'starting' && Date.now() < end) {
-        await new Promise((r) => setTimeout(r, 100));
-        this.reconcile(name);
-      }
+      await waitUntil(
+        () => {
+          this.reconcile(name);
+          return this.store.vms.get(name).state !== 'starting';
+        },
+        { every: 100, within: 10 * 60_000 },
+      );
       if (this.store.vms.get(name).state === 'starting') {
         throw new OkError('TIMEOUT', `The VM "${name}" is still starting in another okLinux process; try again later.`);
       }
@@ -447,10 +293,10 @@ export class VmManager {
         throw new OkError('TIMEOUT', `The VM "${name}" did not stop within ${Math.round(timeout / 1000)} s.`);
       }
       // wait for the supervisor to record the outcome
-      const end = Date.now() + 5000;
-      while (Date.now() < end && ['running', 'stopping'].includes(this.store.vms.get(name).state)) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitUntil(() => !['running', 'stopping'].includes(this.store.vms.get(name).state), {
+        every: 25,
+        within: 5000,
+      });
       if (row.supervisorPid) await waitGone(row.supervisorPid, 5000);
     } else if (row.pid && runsArgv(row.pid, row.argv)) {
       // No supervisor (it died): stop the VMM directly.
@@ -508,7 +354,6 @@ export class VmManager {
 
   async attach(name: string): Promise<{ tail: string }> {
     this.reconcile(name);
-    this.attached.add(name);
     await this.monitor(name).catch(() => undefined);
     const row = this.store.vms.get(name);
     const running = row.state === 'running' || row.state === 'starting' || row.state === 'stopping';
@@ -516,8 +361,9 @@ export class VmManager {
     return { tail: running ? currentBoot(tail) : tail };
   }
 
-  detach(name: string): void {
-    this.attached.delete(name);
+  /** Nothing to undo: console data goes out as events to whoever listens (the contract's console:detach). */
+  detach(_name: string): void {
+    // a front end that leaves a console just stops listening
   }
 
   async write(name: string, data: string): Promise<void> {

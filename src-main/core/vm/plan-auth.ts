@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { defaultDataDir } from '@core/paths';
 import type { LaunchPlan } from './supervisor';
 

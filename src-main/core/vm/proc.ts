@@ -1,5 +1,6 @@
 /** Process liveness and identity, from /proc (Linux) or signal 0 elsewhere. */
 import fs from 'node:fs';
+import { waitUntil } from '@core/wait';
 
 export function isAlive(pid: number | null | undefined): boolean {
   if (!pid || pid <= 0) return false;
@@ -40,13 +41,8 @@ export function runsArgv(pid: number | null | undefined, argv: string[] | null |
 }
 
 /** Wait until `pid` is gone, up to `ms`; true if it is gone. */
-export async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!isAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !isAlive(pid);
+export function waitGone(pid: number, ms: number): Promise<boolean> {
+  return waitUntil(() => !isAlive(pid), { every: 50, within: ms });
 }
 
 export function signal(pid: number, sig: NodeJS.Signals): void {

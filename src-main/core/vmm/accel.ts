@@ -3,7 +3,7 @@
  * else QEMU's TCG emulator.
  */
 import fs from 'node:fs/promises';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import type { Accel } from './types';
 
 export type AccelSetting = 'auto' | Accel;

@@ -24,7 +24,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
 import type { VmSpec } from './types';
 

@@ -11,7 +11,7 @@
  * - In option values parsed by QEMU (fsdev path, qmp socket path) ',' is written ',,'. The
  *   values of -kernel, -initrd and -append are taken literally.
  */
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
 import type { VmSpec } from './types';
 

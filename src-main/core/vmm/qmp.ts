@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 
 export interface QmpEvent {
   event: string;

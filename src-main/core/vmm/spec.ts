@@ -3,7 +3,7 @@
  * command line groups both backends share.
  */
 import path from 'node:path';
-import { OkError } from '@core/errors';
+import { OkError } from '@contract/errors';
 import { checkTagSyntax } from '@core/shares/tags';
 import { validateShareLayout } from '@core/shares/layout';
 import { msizeFor, mountParam, rootParams } from '@core/shares/mount';

@@ -1,6 +1,10 @@
 /**
  * What a VM is made of, independent of the VMM that runs it. The backends turn a
  * `VmSpec` into an argv (`bldyArgv`, `qemuArgv`); nothing here touches the disk.
+ *
+ * This folder (core/vmm/) is the VMMs okLinux drives (QEMU, bldy): one row of facts per backend
+ * (facts.ts), the argv each builds from a `VmSpec` (backends.ts), the accelerator and QMP. Nothing here
+ * reads the store or the settings.
  */
 
 /** The VMMs okLinux drives. bldy is a crosvm fork with the same command line. */

@@ -1,0 +1,171 @@
+/**
+ * Changing a VM's shares: the rules the engine holds whichever front end asks. A host folder is
+ * checked (realpath, data directory; if its guest can write it, the guards of guards.ts: the programs
+ * and code okLinux runs, folders other guests write) before it is shared; tags and guest
+ * paths are unique and fit the kernel's command line; the layout check and the insert are one
+ * transaction; a change to a running VM applies at its next start (the VM says so: `pendingRestart`).
+ */
+import type { Share, Vm } from '@contract';
+import { OkError } from '@contract/errors';
+import type { EngineContext } from '@core/context';
+import type { ShareRow } from '@core/store';
+import { GUEST_INIT_PATH } from '@core/vm/root';
+import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
+import type { VmmBackend } from '@core/vmm/types';
+import { shareGuards } from './guards';
+import { checkShareHost, recheckShareHost } from './host';
+import { validateShareLayout } from './layout';
+import { fstabLine, guestCanWrite, mountOptions, mountParam, rootParams } from './mount';
+import { defaultGuestPath } from './paths';
+import { ROOT_TAG, tagFor } from './tags';
+
+/** What share changes need of the VM lifecycle: the VM's real state, and its public view for events. */
+export interface VmView {
+  reconcile(name: string): void;
+  vm(name: string): Vm;
+}
+
+export const publicShare = ({ id: _id, vmId: _vmId, ...s }: ShareRow): Share => s;
+
+export class ShareChanges {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly vms: VmView,
+    /** Folders of the app's own code: no guest-writable share may touch them. */
+    private readonly appDirs: string[] = [],
+  ) {}
+
+  private get store() {
+    return this.ctx.store;
+  }
+
+  /** A share change on a running VM applies at its next start. */
+  private running(vm: string): boolean {
+    this.vms.reconcile(vm);
+    const st = this.store.vms.get(vm).state;
+    return st !== 'stopped' && st !== 'crashed';
+  }
+
+  /**
+   * A share the guest can write (read-write, or any share of a VM set to bldy, which cannot keep one
+   * read-only) must not hold what the host runs; an `auto` VM is checked again at start.
+   */
+  private guards(vm: string, readOnly: boolean, tag?: string) {
+    return {
+      guestWrites: guestCanWrite(this.store.vms.get(vm).backend === 'bldy' ? 'bldy' : 'qemu', readOnly),
+      ...shareGuards(this.ctx, this.appDirs, { vm, ...(tag ? { tag } : {}) }),
+    };
+  }
+
+  /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
+  private changed(vm: string, live: boolean): void {
+    if (live) this.store.vms.update(vm, { restartNeeded: true });
+    this.ctx.bus.emit({ type: 'vm:state', vm: this.vms.vm(vm) });
+  }
+
+  list(vm: string): Share[] {
+    return this.store.shares.list(vm).map(publicShare);
+  }
+
+  async add(input: { vm: string; hostPath: string; readOnly?: boolean; tag?: string; guestPath?: string }) {
+    const { vm, hostPath, readOnly, tag, guestPath } = input;
+    const { store } = this;
+    store.vms.get(vm);
+    const real = await checkShareHost(hostPath, {
+      writable: !readOnly,
+      dataDir: this.ctx.paths.root,
+      ...this.guards(vm, readOnly ?? false),
+    });
+    const live = this.running(vm);
+    // the layout check and the insert are one transaction, so racing adds cannot both pass
+    const share = store.tx(() => {
+      const existing = store.shares.list(vm);
+      const same = existing.find((s) => s.hostPath === real);
+      if (same) {
+        throw new OkError('ALREADY_EXISTS', `${real} is already shared with the VM "${vm}" (tag "${same.tag}").`);
+      }
+      const t = tag ?? tagFor(real, [ROOT_TAG, ...existing.map((s) => s.tag)]);
+      const gp = guestPath ?? defaultGuestPath(t);
+      const taken = existing.find((s) => s.tag === t) ?? existing.find((s) => s.guestPath === gp);
+      if (taken) {
+        throw new OkError(
+          'ALREADY_EXISTS',
+          taken.tag === t
+            ? `The VM "${vm}" already has a share tagged "${t}" (${taken.hostPath}). Pick another tag with --tag.`
+            : `The share "${taken.tag}" (${taken.hostPath}) already mounts at ${gp} in the VM "${vm}". Pick another guest path with --guest-path.`,
+        );
+      }
+      const next = {
+        tag: t,
+        hostPath: real,
+        readOnly: readOnly ?? false,
+        guestPath: gp,
+      };
+      this.checkSet(vm, [...existing, next]);
+      return store.shares.add(vm, { ...next, pending: live });
+    });
+    store.events.append('share.added', vm, { tag: share.tag, hostPath: real });
+    this.changed(vm, live);
+    return publicShare(share);
+  }
+
+  async update(vm: string, tag: string, readOnly: boolean): Promise<Share> {
+    const { store } = this;
+    const current = store.shares.get(vm, tag);
+    // a share made writable must be writable, and must still be a folder it may be
+    await recheckShareHost(current.hostPath, {
+      writable: !readOnly,
+      dataDir: this.ctx.paths.root,
+      ...this.guards(vm, readOnly, tag),
+    });
+    this.checkSet(
+      vm,
+      store.shares.list(vm).map((s) => (s.tag === tag ? { ...s, readOnly } : s)),
+    );
+    const live = this.running(vm);
+    const share = store.shares.update(vm, tag, { readOnly, pending: live || undefined });
+    this.changed(vm, live);
+    return publicShare(share);
+  }
+
+  remove(vm: string, tag: string): void {
+    this.store.shares.remove(vm, tag);
+    this.store.events.append('share.removed', vm, { tag });
+    this.changed(vm, this.running(vm));
+  }
+
+  /** The shares of a VM as fstab lines (`oklinux share ls --fstab`), for the backend it would use. */
+  fstab(vm: string, backend: VmmBackend): string[] {
+    return this.store.shares
+      .list(vm)
+      .map((s) => fstabLine({ tag: s.tag, guestPath: s.guestPath, mountOptions: mountOptions(backend, s.readOnly) }));
+  }
+
+  /**
+   * The guest side of a VM's shares (`validateShareLayout`: tags, guest paths, uniqueness, no
+   * nesting), and whether their kernel parameters still fit the kernel's command line next to the
+   * VM's own (its image's, when installed, and --append): what `start` would otherwise refuse.
+   */
+  private checkSet(vm: string, shares: { tag: string; guestPath: string; readOnly: boolean }[]): void {
+    validateShareLayout(shares);
+    const row = this.store.vms.get(vm);
+    const fixed = [
+      this.store.images.find(row.image)?.cmdline ?? '',
+      'console=ttyS0 panic=-1',
+      `oklinux.hostname=${vm}`,
+      `init=${GUEST_INIT_PATH}`,
+      rootParams('qemu'),
+      row.append,
+    ];
+    // QEMU's msize has the most digits: the longest form either backend would pass
+    const params = shares.map((s) => mountParam({ ...s, mountOptions: mountOptions('qemu', s.readOnly) }));
+    const bytes = Buffer.byteLength([...fixed, ...params].filter(Boolean).join(' '));
+    if (bytes > MAX_CMDLINE_BYTES) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `with this share the VM "${vm}" would need a kernel command line of ${bytes} bytes, over the kernel's ` +
+          `${MAX_CMDLINE_BYTES}; use shorter tags and guest paths, or fewer shares`,
+      );
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/** The VMs and shares tables of the store (see index.ts), each an object of queries over one table. */
+import { OkError } from '@contract/errors';
+import { guard, mapSqliteError } from './errors';
+import { shareFromRaw, vmFromRaw, type Raw, type ShareRow, type VmRow } from './rows';
+import type { Db } from './db';
+
+const now = (): string => new Date().toISOString();
+
+/** What a table needs of the store: the database, and its transactions. */
+export interface StoreCore {
+  readonly db: Db;
+  tx<T>(fn: () => T): T;
+}
+
+export type VmTable = ReturnType<typeof vmTable>;
+
+export function vmTable(store: StoreCore) {
+  const t = {
+    list: (): VmRow[] => (store.db.prepare('SELECT * FROM vms ORDER BY name').all() as Raw[]).map(vmFromRaw),
+    find: (name: string): VmRow | undefined => {
+      const r = store.db.prepare('SELECT * FROM vms WHERE name = ?').get(name) as Raw | undefined;
+      return r && vmFromRaw(r);
+    },
+    get: (name: string): VmRow => {
+      const vm = t.find(name);
+      if (!vm) throw new OkError('NOT_FOUND', `There is no VM named "${name}". See "oklinux ls".`);
+      return vm;
+    },
+    create: (v: {
+      name: string;
+      image: string;
+      cpus: number;
+      memoryMiB: number;
+      append: string;
+      backend: VmRow['backend'];
+      accel: VmRow['accel'];
+      rootDir: string | null;
+    }): VmRow =>
+      guard(`A VM named "${v.name}"`, () => {
+        store.db
+          .prepare(
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, root_dir, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.rootDir, now());
+        return t.get(v.name);
+      }),
+    /** Update runtime columns. */
+    update: (
+      name: string,
+      patch: Partial<
+        Pick<
+          VmRow,
+          | 'state'
+          | 'pid'
+          | 'supervisorPid'
+          | 'controlSocket'
+          | 'argv'
+          | 'startedAt'
+          | 'exitCode'
+          | 'exitSignal'
+          | 'lastError'
+          | 'rootDir'
+          | 'image'
+          | 'restartNeeded'
+        >
+      >,
+    ): VmRow => {
+      const cols: Record<string, string> = {
+        state: 'state',
+        pid: 'pid',
+        supervisorPid: 'supervisor_pid',
+        controlSocket: 'control_socket',
+        argv: 'argv',
+        startedAt: 'started_at',
+        exitCode: 'exit_code',
+        exitSignal: 'exit_signal',
+        lastError: 'last_error',
+        rootDir: 'root_dir',
+        image: 'image_ref',
+        restartNeeded: 'restart_needed',
+      };
+      const sets: string[] = [];
+      const vals: unknown[] = [];
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) continue;
+        sets.push(`${cols[k]} = ?`);
+        vals.push(k === 'argv' && v !== null ? JSON.stringify(v) : typeof v === 'boolean' ? Number(v) : v);
+      }
+      if (sets.length) {
+        const info = guard(`The VM "${name}"`, () =>
+          store.db.prepare(`UPDATE vms SET ${sets.join(', ')} WHERE name = ?`).run(...vals, name),
+        );
+        if (info.changes === 0) t.get(name);
+      }
+      return t.get(name);
+    },
+    /**
+     * Atomically move a VM from one of `from` to `to`; returns false when its
+     * state was not one of `from` (someone else won the race).
+     */
+    transition: (name: string, from: VmRow['state'][], to: VmRow['state']): boolean => {
+      const marks = from.map(() => '?').join(', ');
+      const info = store.db
+        .prepare(`UPDATE vms SET state = ? WHERE name = ? AND state IN (${marks})`)
+        .run(to, name, ...from);
+      if (info.changes === 0) t.get(name);
+      return info.changes === 1;
+    },
+    remove: (name: string): void => {
+      const info = store.db.prepare('DELETE FROM vms WHERE name = ?').run(name);
+      if (info.changes === 0) t.get(name);
+    },
+  };
+  return t;
+}
+
+export function shareTable(store: StoreCore, vms: VmTable) {
+  const t = {
+    list: (vmName: string): ShareRow[] => {
+      vms.get(vmName);
+      return (
+        store.db
+          .prepare(
+            `SELECT s.*, v.name AS vm_name FROM shares s JOIN vms v ON v.id = s.vm_id WHERE v.name = ? ORDER BY s.id`,
+          )
+          .all(vmName) as Raw[]
+      ).map(shareFromRaw);
+    },
+    get: (vmName: string, tag: string): ShareRow => {
+      const s = t.list(vmName).find((x) => x.tag === tag);
+      if (!s)
+        throw new OkError(
+          'NOT_FOUND',
+          `The VM "${vmName}" has no share tagged "${tag}". See "oklinux share ls ${vmName}".`,
+        );
+      return s;
+    },
+    add: (
+      vmName: string,
+      s: { tag: string; hostPath: string; readOnly: boolean; guestPath: string; pending: boolean },
+    ): ShareRow => {
+      const vm = vms.get(vmName);
+      try {
+        store.db
+          .prepare(
+            'INSERT INTO shares(vm_id, host_path, tag, read_only, guest_path, pending) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(vm.id, s.hostPath, s.tag, s.readOnly ? 1 : 0, s.guestPath, s.pending ? 1 : 0);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (msg.includes('shares.host_path')) {
+          throw new OkError('ALREADY_EXISTS', `${s.hostPath} is already shared with the VM "${vmName}".`, { cause: e });
+        }
+        if (msg.includes('shares.tag')) {
+          throw new OkError(
+            'ALREADY_EXISTS',
+            `The VM "${vmName}" already has a share tagged "${s.tag}". Pick another tag.`,
+            {
+              cause: e,
+            },
+          );
+        }
+        mapSqliteError(e, `The share ${s.tag}`);
+      }
+      return t.get(vmName, s.tag);
+    },
+    update: (vmName: string, tag: string, patch: { readOnly?: boolean; pending?: boolean }): ShareRow => {
+      const s = t.get(vmName, tag);
+      store.db
+        .prepare('UPDATE shares SET read_only = ?, pending = ? WHERE id = ?')
+        .run((patch.readOnly ?? s.readOnly) ? 1 : 0, (patch.pending ?? s.pending) ? 1 : 0, s.id);
+      return t.get(vmName, tag);
+    },
+    remove: (vmName: string, tag: string): void => {
+      const s = t.get(vmName, tag);
+      store.db.prepare('DELETE FROM shares WHERE id = ?').run(s.id);
+    },
+    /** Everything now applies: called when a VM starts. */
+    clearPending: (vmName: string): void => {
+      const vm = vms.get(vmName);
+      store.tx(() => {
+        store.db.prepare('UPDATE shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
+        store.db.prepare('UPDATE vms SET restart_needed = 0 WHERE id = ?').run(vm.id);
+      });
+    },
+  };
+  return t;
+}

@@ -1,0 +1,48 @@
+/**
+ * Making a VM, and the one-click launch: the defaults a new VM gets, and the check of a root
+ * directory chosen for it (its realpath is what is stored, after the checks ran on it; see
+ * shares/host.ts).
+ */
+import type { Input, Vm } from '@contract';
+import type { EngineContext } from '@core/context';
+import { checkRootDir, homeDir } from '@core/shares/host';
+import type { VmManager } from './manager';
+
+export const DEFAULT_CPUS = 2;
+export const DEFAULT_MEMORY_MIB = 1024;
+/** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
+export const DEFAULT_IMAGE = 'oklinux';
+export const DEFAULT_VM = 'oklinux';
+
+export async function createVm(ctx: EngineContext, vms: VmManager, input: Input<'vms:create'>): Promise<Vm> {
+  const rootDir = input.rootDir
+    ? await checkRootDir(input.rootDir, { dataDir: ctx.paths.root, home: homeDir(ctx.env) })
+    : null;
+  ctx.store.vms.create({
+    name: input.name,
+    image: input.image,
+    cpus: input.cpus ?? DEFAULT_CPUS,
+    memoryMiB: input.memoryMiB ?? DEFAULT_MEMORY_MIB,
+    append: input.append ?? '',
+    backend: input.backend ?? 'auto',
+    accel: input.accel ?? 'auto',
+    rootDir,
+  });
+  ctx.store.events.append('vm.created', input.name, input);
+  const vm = vms.vm(input.name);
+  ctx.bus.emit({ type: 'vm:state', vm });
+  return vm;
+}
+
+/**
+ * One click: create the VM if it does not exist (with the default okLinux bundle unless `image` is
+ * given), then start it, pulling what is missing.
+ */
+export async function launchVm(ctx: EngineContext, vms: VmManager, input: Input<'vms:launch'>): Promise<Vm> {
+  const { name = DEFAULT_VM, image, ...create } = input;
+  if (!ctx.store.vms.find(name)) await createVm(ctx, vms, { ...create, name, image: image ?? DEFAULT_IMAGE });
+  vms.reconcile(name);
+  const vm = vms.vm(name);
+  if (vm.state === 'running' || vm.state === 'starting') return vm;
+  return vms.start(name);
+}

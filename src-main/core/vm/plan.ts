@@ -1,0 +1,170 @@
+/**
+ * Working out exactly what a start would run: the backend and its binary (backend.ts), the image's boot
+ * files, the shares (checked again right before the VMM gets them), the root, the `VmSpec`, and the
+ * backend's argv (vmm/backends.ts). Nothing is started. The files it boots are hashed again (see
+ * images/integrity.ts), dry run or not: a changed kernel, initrd or installed bldy is refused with
+ * CHECKSUM.
+ */
+import type { EngineContext } from '@core/context';
+import type { PinnedFile } from '@core/images/integrity';
+import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
+import type { VmRow } from '@core/store';
+import { BACKENDS } from '@core/vmm/backends';
+import type { ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
+import { launchTarget, type LaunchTarget } from './backend';
+import { GUEST_INIT_PATH } from './root';
+import type { LaunchPlan } from './supervisor';
+
+/** What booting needs from an installed image. */
+export interface BootImage {
+  kernelPath: string;
+  initrdPath?: string;
+  cmdline: string;
+  /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
+  rootfs?: string | null;
+  /** The rootfs tarball's digest, checked before it is extracted. */
+  rootfsPin?: PinnedFile;
+  /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
+  pinned?: PinnedFile[];
+}
+
+export interface PlannedStart {
+  backend: VmmBackend;
+  bin: string;
+  args: string[];
+  spec: VmSpec;
+  accelReason: string;
+  /** Why this backend (see `chooseBackend`). */
+  backendReason: string;
+  /** The VMM binary (an installed bldy) and the boot files, with their digests. */
+  pinned: PinnedFile[];
+}
+
+/** What planning needs from its owner: the image (pulled unless a dry run) and the root (prepared on a start). */
+export interface PlanDeps {
+  resolveImage(ref: string, opts: { pull: boolean; signal?: AbortSignal }): Promise<BootImage>;
+  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
+  /** Folders of the app's own code: no guest-writable share may touch them (shares/guards.ts). */
+  appDirs?: string[];
+}
+
+export type PlanOptions = { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal };
+
+export async function planStart(
+  ctx: EngineContext,
+  deps: PlanDeps,
+  vm: VmRow,
+  opts: PlanOptions,
+): Promise<PlannedStart> {
+  const target = await launchTarget(ctx, vm, opts);
+  const image = await deps.resolveImage(vm.image, { pull: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const shares = await shareSpecs(ctx, deps.appDirs ?? [], vm, target, opts.prepare);
+  const rootHost =
+    opts.prepare && deps.prepareRoot
+      ? await deps.prepareRoot(vm, image, shares)
+      : (vm.rootDir ?? (image.rootfs ? ctx.paths.rootDir(vm.name) : null));
+  const spec = vmSpec(ctx, vm, image, target, shares, rootHost);
+  return {
+    backend: target.backend,
+    bin: target.bin,
+    args: await BACKENDS[target.backend].argv(spec, { prepare: opts.prepare }),
+    spec,
+    accelReason: target.accel.reason,
+    backendReason: target.reason,
+    pinned: [...target.pinned, ...(image.pinned ?? [])],
+  };
+}
+
+/** The VM's shares with the backend's mount options; on a start, each host folder is checked again. */
+async function shareSpecs(
+  ctx: EngineContext,
+  appDirs: string[],
+  vm: VmRow,
+  target: LaunchTarget,
+  prepare: boolean,
+): Promise<ShareSpec[]> {
+  const shares: ShareSpec[] = [];
+  for (const s of ctx.store.shares.list(vm.name)) {
+    // checked again (realpath, data directory, the guards) right before the VMM gets it
+    const hostPath = prepare
+      ? await recheckShareHost(s.hostPath, {
+          writable: !s.readOnly,
+          guestWrites: guestCanWrite(target.backend, s.readOnly),
+          dataDir: ctx.paths.root,
+          ...shareGuards(ctx, appDirs, { vm: vm.name, tag: s.tag }, [target.bin]),
+        })
+      : s.hostPath;
+    shares.push({
+      tag: s.tag,
+      hostPath,
+      readOnly: s.readOnly,
+      guestPath: s.guestPath,
+      mountOptions: mountOptions(target.backend, s.readOnly),
+    });
+  }
+  return shares;
+}
+
+function vmSpec(
+  ctx: EngineContext,
+  vm: VmRow,
+  image: BootImage,
+  target: LaunchTarget,
+  shares: ShareSpec[],
+  rootHost: string | null,
+): VmSpec {
+  return {
+    name: vm.name,
+    kernelPath: image.kernelPath,
+    ...(image.initrdPath ? { initrdPath: image.initrdPath } : {}),
+    params: [
+      image.cmdline,
+      // a panic ends the VM (it shows as crashed, with the panic line) instead of hanging
+      /(^|\s)panic=/.test(`${image.cmdline} ${vm.append}`) ? '' : 'panic=-1',
+      `oklinux.hostname=${vm.name}`,
+      rootHost ? `init=${GUEST_INIT_PATH}` : '',
+      vm.append,
+    ],
+    cpus: vm.cpus,
+    memoryMiB: vm.memoryMiB,
+    accel: target.accel.accel,
+    runDir: ctx.paths.runDir(vm.id),
+    controlSocket: ctx.paths.socket(vm.id, BACKENDS[target.backend].controlSocket),
+    shares,
+    ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
+  };
+}
+
+/** A positive number of milliseconds from the environment (tests and benchmarks tune these), else `dflt`. */
+export const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
+  const v = Number(env[key]);
+  return Number.isFinite(v) && v > 0 ? v : dflt;
+};
+
+/** Every share the guest can write: on bldy that is every share (it cannot enforce read-only). */
+export function guestWritableShares(planned: PlannedStart): string[] {
+  return planned.spec.shares.filter((s) => guestCanWrite(planned.backend, s.readOnly)).map((s) => s.hostPath);
+}
+
+/** What the supervisor gets (signed, see plan-auth.ts): the VMM's argv, its sockets and logs, its timeouts. */
+export function launchPlan(ctx: EngineContext, vm: VmRow, planned: PlannedStart): LaunchPlan {
+  return {
+    vm: vm.name,
+    dbFile: ctx.paths.db,
+    backend: planned.backend,
+    bin: planned.bin,
+    args: planned.args,
+    cwd: planned.spec.runDir,
+    controlSocket: planned.spec.controlSocket,
+    consoleSocket: ctx.paths.socket(vm.id, 'console.sock'),
+    logFile: ctx.paths.consoleLog(vm.name),
+    gracefulMs: envMs(ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000),
+    watchdogMs: envMs(ctx.env, 'OKLINUX_BOOT_WATCHDOG_MS', 30_000),
+    watchdogHint:
+      planned.spec.accel === 'kvm'
+        ? 'KVM guests can hang on some hosts: try "--accel tcg" (oklinux create … --accel tcg, or the accel setting).'
+        : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
+    setIdScrub: guestWritableShares(planned),
+    verify: planned.pinned,
+  };
+}
