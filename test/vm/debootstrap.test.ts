@@ -228,7 +228,10 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     };
     const steps = `poweroff line at ${when(/oklinux-init: poweroff/)}, power down at ${when(/reboot: Power down/)}`;
     console.log(`stop to stopped (debootstrap root, Debian kernel, oklinux stop): ${secs.toFixed(2)} s (${steps})`);
-    expect(secs, steps).toBeLessThan(5);
+    // The guest powered itself off (the lines below, exit with no signal), well before the 30 s grace period
+    // that a guest ignoring the button waits out. The under-5 s goal is held on okLinux's own kernel (stop.test.ts);
+    // here Debian's kernel and dash under TCG took 2.1-2.4 s on a quiet machine and 6.3 s with both cores loaded.
+    expect(secs, steps).toBeLessThan(15);
     const log = (await cli('logs', 'deb')).stdout.split('---- VM started').pop()!;
     expect(log).toMatch(/oklinux-init: poweroff[\r\n]+[\s\S]*reboot: Power down/);
   });
