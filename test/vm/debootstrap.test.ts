@@ -1,6 +1,8 @@
 /**
  * A root made with debootstrap, as in the okLinux docs, boots over 9p: Debian bookworm (minbase)
- * built once with `debootstrap` and cached under .cache/debootstrap/bookworm-minbase/, then copied
+ * built once per machine with `debootstrap` and cached outside the clone, in
+ * `${XDG_CACHE_HOME:-~/.cache}/oklinux-tests/debootstrap/bookworm-minbase-<key>/` (the key hashes the suite,
+ * variant, mirror and debootstrap's version, so a changed input builds anew), then copied
  * for each run, so nothing the app or the guest writes reaches the cache. minbase has no /sbin/init,
  * so oklinux-init gives its login-free shell: dash, Debian's /bin/sh. It boots Debian's own modular
  * kernel through the test initramfs (9p modules, switch_root): the suite for kernels that need modules.
@@ -9,7 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, runCli } from '../helpers/cli';
+import { createHash } from 'node:crypto';
+import { runCli } from '../helpers/cli';
+import { testCacheDir } from '../fixtures/oklinux-kernel';
 import { tmpDir } from '../helpers/tmp';
 import { Engine } from '@core/engine';
 import { ConsoleTap, processesMentioning, Run, vmEnv } from '../helpers/vm';
@@ -17,7 +21,7 @@ import { startRootlessWorld, type RootlessWorld } from '../helpers/rootless';
 
 const SUITE = 'bookworm';
 const VARIANT = 'minbase';
-const CACHE = path.join(REPO, '.cache', 'debootstrap');
+const CACHE = path.join(testCacheDir(), 'debootstrap');
 const MARKER = 'complete.json';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 
@@ -88,9 +92,15 @@ function aptMirror(): string {
  * then renamed into place, so an interrupted build never looks complete. The marker records the build.
  */
 async function debootstrapRoot(): Promise<string> {
-  const entry = path.join(CACHE, `${SUITE}-${VARIANT}`);
-  if (fs.existsSync(path.join(entry, MARKER))) return path.join(entry, 'root');
   const bin = debootstrapBin();
+  const mirror = aptMirror();
+  const version = (await exec(bin, ['--version'])).trim();
+  const key = createHash('sha256')
+    .update(JSON.stringify([SUITE, VARIANT, mirror, version]))
+    .digest('hex')
+    .slice(0, 16);
+  const entry = path.join(CACHE, `${SUITE}-${VARIANT}-${key}`);
+  if (fs.existsSync(path.join(entry, MARKER))) return path.join(entry, 'root');
   if (process.getuid?.() !== 0) {
     throw new Error(`debootstrap must run as root (it chroots into ${SUITE} to configure it): run the tests as root`);
   }
@@ -102,14 +112,12 @@ async function debootstrapRoot(): Promise<string> {
   }
   const tmp = fs.mkdtempSync(path.join(CACHE, `.${SUITE}-${VARIANT}.tmp-${process.pid}-`));
   try {
-    const mirror = aptMirror();
     const started = Date.now();
     await exec(bin, [`--variant=${VARIANT}`, SUITE, path.join(tmp, 'root'), mirror]).catch((e: Error) => {
       const log = path.join(tmp, 'root', 'debootstrap', 'debootstrap.log');
       const tail = fs.existsSync(log) ? `\ndebootstrap.log ends:\n${fs.readFileSync(log, 'utf8').slice(-2000)}` : '';
       throw new Error(`debootstrap of ${SUITE} from ${mirror} failed: ${e.message}${tail}`);
     });
-    const version = (await exec(bin, ['--version'])).trim();
     const seconds = (Date.now() - started) / 1000;
     fs.chmodSync(tmp, 0o755);
     fs.writeFileSync(
