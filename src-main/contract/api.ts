@@ -52,6 +52,11 @@ export interface OkLinuxApi {
     remove: Op<'shares:remove'>;
     fstab: Op<'shares:fstab'>;
   };
+  ports: {
+    list: Op<'ports:list'>;
+    add: Op<'ports:add'>;
+    remove: Op<'ports:remove'>;
+  };
   fs: { list: Op<'fs:list'> };
   /** Subscribe to the engine's event stream (download progress, VM state, console data). */
   onEvent(listener: (event: AppEvent) => void): Unsubscribe;

@@ -22,6 +22,10 @@ const createVm = z
     append: z.string().optional(),
     backend: S.BackendSetting.optional(),
     accel: S.AccelSetting.optional(),
+    /** Default `nat`; `none` when the backend is bldy (which has no user-mode networking). */
+    net: S.NetMode.optional(),
+    /** Ports to publish (not with net `none`). */
+    publish: z.array(S.PublishSpec).max(64).optional(),
     rootDir: S.AbsPath.optional(),
   })
   .strict();
@@ -139,6 +143,20 @@ export const contract = {
   'shares:fstab': {
     input: z.object({ vm: S.VmName, backend: S.Backend.optional() }).strict(),
     output: z.array(z.string()),
+  },
+
+  'ports:list': { input: z.object({ vm: S.VmName }).strict(), output: z.array(S.Port) },
+  'ports:add': { input: S.PublishSpec.extend({ vm: S.VmName }).strict(), output: S.Port },
+  'ports:remove': {
+    input: z
+      .object({
+        vm: S.VmName,
+        hostPort: S.PortNumber,
+        protocol: S.PortProtocol.optional(),
+        hostAddr: S.Ipv4.optional(),
+      })
+      .strict(),
+    output: z.null(),
   },
 
   'fs:list': { input: z.object({ path: S.AbsPath.optional() }).strict(), output: S.DirListing },

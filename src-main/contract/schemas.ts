@@ -15,6 +15,13 @@ export const VmState = z.enum(['stopped', 'starting', 'running', 'stopping', 'cr
 export const BackendSetting = z.enum(['auto', 'bldy', 'qemu']);
 export const Backend = z.enum(['bldy', 'qemu']);
 export const AccelSetting = z.enum(['auto', 'kvm', 'tcg']);
+/**
+ * A VM's network: `nat` (QEMU user-mode networking: the guest reaches the host's loopback at
+ * 10.0.2.2 and, through the host, the outside), `restricted` (the same device, but no traffic leaves
+ * the VM except explicit forwards), `none` (no network device).
+ */
+export const NetMode = z.enum(['nat', 'none', 'restricted']);
+export type NetMode = z.infer<typeof NetMode>;
 export const ShareTag = z.string().regex(/^[A-Za-z0-9_-]{1,31}$/, 'a tag is 1-31 bytes of letters, digits, "-" or "_"');
 export const AbsPath = z
   .string()
@@ -137,6 +144,39 @@ export const Share = z.object({
 });
 export type Share = z.infer<typeof Share>;
 
+export const PortProtocol = z.enum(['tcp', 'udp']);
+export const PortNumber = z
+  .number()
+  .int('a port is a whole number')
+  .min(1, 'a port is 1-65535')
+  .max(65535, 'a port is 1-65535');
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+export const Ipv4 = z
+  .string()
+  .regex(new RegExp(`^${OCTET}(\\.${OCTET}){3}$`), 'an address is an IPv4 address such as 127.0.0.1 or 0.0.0.0');
+/** A port to publish: HOST on the host (at ADDR, default 127.0.0.1) forwards to GUEST in the VM. */
+export const PublishSpec = z
+  .object({
+    hostAddr: Ipv4.optional(),
+    hostPort: PortNumber,
+    guestPort: PortNumber,
+    protocol: PortProtocol.optional(),
+  })
+  .strict();
+export type PublishSpec = z.infer<typeof PublishSpec>;
+export const Port = z.object({
+  vm: VmName,
+  hostAddr: z.string(),
+  hostPort: PortNumber,
+  guestPort: PortNumber,
+  protocol: PortProtocol,
+  /** The host address is not a loopback one: other computers on the network can reach the port. */
+  exposed: z.boolean(),
+  /** Changed while the VM runs: takes effect at its next start. */
+  pending: z.boolean(),
+});
+export type Port = z.infer<typeof Port>;
+
 export const Vm = z.object({
   name: VmName,
   image: z.string(),
@@ -145,6 +185,7 @@ export const Vm = z.object({
   append: z.string(),
   backend: BackendSetting,
   accel: AccelSetting,
+  net: NetMode,
   state: VmState,
   pid: z.number().int().nullable(),
   startedAt: z.string().nullable(),

@@ -18,6 +18,7 @@ import { diskFullError } from '@core/datadir';
 import { Images, type ImagesOptions } from '@core/images/service';
 import { ShareChanges } from '@core/shares/changes';
 import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
+import { PortChanges } from '@core/vm/port-changes';
 import { rootPreparer } from '@core/vm/prepare-root';
 import type { EngineParts } from '@core/services/parts';
 import { systemHandlers } from '@core/services/system';
@@ -29,6 +30,7 @@ import { downloadHandlers } from '@core/services/downloads';
 import { vmHandlers } from '@core/services/vms';
 import { consoleHandlers } from '@core/services/console';
 import { shareHandlers } from '@core/services/shares';
+import { portHandlers } from '@core/services/ports';
 import { fsHandlers } from '@core/services/fs';
 
 export { DEFAULT_IMAGE, DEFAULT_VM } from '@core/vm/create';
@@ -86,6 +88,7 @@ export class Engine {
       vms: this.vms,
       images: this.images,
       shares: new ShareChanges(this.ctx, this.vms, appDirs),
+      ports: new PortChanges(this.ctx, this.vms),
     };
     this.handlers = this.reportingDiskFull({
       ...systemHandlers(parts),
@@ -97,6 +100,7 @@ export class Engine {
       ...vmHandlers(parts),
       ...consoleHandlers(parts),
       ...shareHandlers(parts),
+      ...portHandlers(parts),
       ...fsHandlers(),
     });
   }

@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { kvmProblem } from '@core/vmm/accel';
 import { checkProgramFile } from '@core/program-check';
-import { qemuBinaryName } from '@core/vmm/facts';
+import { BACKEND_FACTS, qemuBinaryName } from '@core/vmm/facts';
 
 const run = promisify(execFile);
 
@@ -123,7 +123,9 @@ export interface BackendChoice extends VmmChoice {
  * when one is available and the accelerator allows KVM (accel `kvm`, or `auto`
  * with a usable /dev/kvm: bldy runs only under KVM), and QEMU when accel is
  * `tcg`, KVM is unusable, or there is no bldy. A configured bldy path that is
- * broken is reported rather than silently replaced by QEMU.
+ * broken is reported rather than silently replaced by QEMU. A VM whose network
+ * needs user-mode networking (`nat`, `restricted`: bldy has none) gets QEMU, or
+ * none when QEMU is missing (the reason says to install it or use `--net none`).
  */
 export function chooseBackend(
   opts: VmmLookup & {
@@ -131,12 +133,24 @@ export function chooseBackend(
     accel: 'auto' | 'kvm' | 'tcg';
     /** Why /dev/kvm is unusable, or null when it is usable (see `kvmProblem`). */
     kvmProblem: string | null;
+    /** The VM's network; `nat` and `restricted` need QEMU. Absent: any backend will do (doctor). */
+    net?: 'nat' | 'restricted' | 'none';
   },
 ): BackendChoice {
   if (opts.backend === 'bldy') return { backend: 'bldy', ...resolveBldy(opts) };
   if (opts.backend === 'qemu') return { backend: 'qemu', ...resolveQemu(opts) };
-  const bldy = resolveBldy(opts);
   const qemu = resolveQemu(opts);
+  if (opts.net && !BACKEND_FACTS.bldy.networking.includes(opts.net)) {
+    const why = `network ${opts.net} needs user-mode networking, which bldy lacks`;
+    if (qemu.kind) return { backend: 'qemu', ...qemu, reason: `${why}; ${qemu.reason}` };
+    return {
+      backend: null,
+      kind: null,
+      path: null,
+      reason: `${why}, and ${qemu.reason}; or make the VM with --net none to run it without a network`,
+    };
+  }
+  const bldy = resolveBldy(opts);
   const noKvm =
     opts.accel === 'tcg' ? 'accel is tcg' : opts.accel === 'auto' && opts.kvmProblem ? opts.kvmProblem : null;
   if (bldy.kind && !noKvm) return { backend: 'bldy', ...bldy };

@@ -89,7 +89,10 @@ describe('the CLI against a remote engine (oklinux serve, over its WebSocket)', 
     expect(await cli('ls', '--json')).toMatchObject({ code: 0, stdout: '[]\n' });
 
     const made = await cli('create', 'web', '--image', 'k', '--cpus', '1', '--memory', '256');
-    expect(made, made.stderr).toMatchObject({ code: 0, stdout: 'Created web (1 vCPUs, 256 MiB, image k).\n' });
+    expect(made, made.stderr).toMatchObject({
+      code: 0,
+      stdout: 'Created web (1 vCPUs, 256 MiB, image k, network nat).\n',
+    });
     // it is the server's VM: a separate local process reading the same data directory sees it
     const local = await runCli(['ls', '--json'], { env });
     expect((JSON.parse(local.stdout) as { name: string }[]).map((v) => v.name)).toEqual(['web']);

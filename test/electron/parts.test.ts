@@ -98,6 +98,7 @@ describe('progress bar and notifications', () => {
       append: '',
       backend: 'auto',
       accel: 'auto',
+      net: 'nat',
       state,
       pid: null,
       startedAt: null,

@@ -58,6 +58,7 @@ export function planWorld(dir: string): PlanWorld {
     append: '',
     backend: 'qemu',
     accel: 'tcg',
+    net: 'none',
     rootDir: null,
   });
   store.close();

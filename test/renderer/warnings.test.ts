@@ -47,6 +47,7 @@ const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
   append: '',
   backend: 'auto',
   accel: 'auto',
+  net: 'nat',
   state: 'running',
   pid: 100,
   startedAt: '2025-01-01T10:00:00.000Z',
@@ -76,6 +77,7 @@ function fakeEngine(notices: string[] = []) {
     downloads: { list: async () => [] },
     catalog: { list: async () => ({ entries: [], warnings: [] }) },
     shares: { list: async () => [] },
+    ports: { list: async () => [] },
     console: {
       attach: async () => ({ tail: '' }),
       detach: async () => undefined,

@@ -13,6 +13,7 @@ const vm: Vm = {
   append: '',
   backend: 'auto',
   accel: 'auto',
+  net: 'nat',
   state: 'running',
   pid: 42,
   startedAt: null,

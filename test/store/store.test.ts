@@ -22,6 +22,7 @@ const vm = (name: string) => ({
   append: '',
   backend: 'auto' as const,
   accel: 'auto' as const,
+  net: 'nat' as const,
   rootDir: null,
 });
 
@@ -60,6 +61,7 @@ describe('migrations', () => {
         'image_artifacts',
         'images',
         'installed_vmms',
+        'ports',
         'settings',
         'shares',
         'vms',
@@ -104,6 +106,29 @@ describe('migrations', () => {
     expect(codes).toEqual([0, 0, 0, 0]);
     const s = new Store(file);
     expect(s.schemaVersion).toBe(SCHEMA_VERSION);
+    s.close();
+  });
+
+  it('migration 4 gives VMs NAT networking, except those set to bldy (no user-mode networking there)', () => {
+    const file = path.join(t.dir, 'v3.db');
+    const old = openDb(file, MIGRATIONS.slice(0, 3));
+    const insert = old.prepare(
+      `INSERT INTO vms(name, image_ref, cpus, memory_mib, backend, accel, created_at) VALUES (?, 'k', 1, 64, ?, 'auto', 'now')`,
+    );
+    for (const [name, backend] of [
+      ['a', 'auto'],
+      ['b', 'bldy'],
+      ['q', 'qemu'],
+    ])
+      insert.run(name, backend);
+    old.close();
+    const s = new Store(file);
+    expect(s.vms.list().map((v) => [v.name, v.net])).toEqual([
+      ['a', 'nat'],
+      ['b', 'none'],
+      ['q', 'nat'],
+    ]);
+    expect(() => s.db.prepare("UPDATE vms SET net = 'bridge' WHERE name = 'a'").run()).toThrow(/CHECK constraint/);
     s.close();
   });
 

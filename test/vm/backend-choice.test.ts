@@ -71,13 +71,52 @@ describe('backend choice with a bldy installed and QEMU on PATH', () => {
     expect(fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '').not.toMatch(/^run /m);
   });
 
-  it('auto picks QEMU for accel tcg (bldy runs only under KVM), and bldy for accel kvm', async () => {
+  it('auto picks QEMU for accel tcg (bldy runs only under KVM), and bldy for accel kvm with no network', async () => {
     expect((await cli('create', 'a1', '--image', TEST_BUNDLE, '--accel', 'tcg')).code).toBe(0);
     const tcg = await dryRun('a1');
     expect(tcg[0]).toBe(qemu);
     expect(tcg).toContain('tcg');
-    expect((await cli('create', 'a2', '--image', TEST_BUNDLE, '--accel', 'kvm')).code).toBe(0);
+    expect((await cli('create', 'a2', '--image', TEST_BUNDLE, '--accel', 'kvm', '--net', 'none')).code).toBe(0);
     expect((await dryRun('a2'))[0]).toBe(path.join(home, 'bin', 'bldy'));
+  });
+
+  it('auto picks QEMU (with KVM) for NAT and restricted networks: bldy has no user-mode networking', async () => {
+    for (const [vm, net] of [
+      ['n1', null],
+      ['n2', 'restricted'],
+    ] as const) {
+      const made = await cli('create', vm, '--image', TEST_BUNDLE, '--accel', 'kvm', ...(net ? ['--net', net] : []));
+      expect(made.code, made.stderr).toBe(0);
+      const argv = await dryRun(vm);
+      expect(argv[0]).toBe(qemu);
+      expect(argv.slice(argv.indexOf('-accel'), argv.indexOf('-accel') + 2)).toEqual(['-accel', 'kvm']);
+      expect(argv).toContain(net ? 'user,id=n0,restrict=on' : 'user,id=n0');
+    }
+  });
+
+  it('bldy with a NAT network is refused at create, naming the fix; made for bldy, a VM has no network', async () => {
+    const r = await cli('create', 'bn', '--image', TEST_BUNDLE, '--backend', 'bldy', '--net', 'nat');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'bldy cannot give the VM "bn" its network "nat": crosvm has no user-mode networking on Linux (it needs a TAP device). ' +
+        'Use the QEMU backend (backend auto picks it for nat), or make the VM with --net none.',
+    );
+    const made = await cli('create', 'bn', '--image', TEST_BUNDLE, '--backend', 'bldy', '--json');
+    expect(made.code, made.stderr).toBe(0);
+    expect(Vm.parse(JSON.parse(made.stdout))).toMatchObject({ backend: 'bldy', net: 'none' });
+    // the settings say bldy and the VM (auto) has NAT: refused at start, before anything runs
+    const engine = new Engine({ home, env });
+    try {
+      await engine.invoke('settings:set', { backend: 'bldy' });
+      expect((await cli('create', 'bs', '--image', TEST_BUNDLE, '--accel', 'kvm')).code).toBe(0);
+      const start = await cli('start', 'bs');
+      expect(start.code).toBe(7);
+      expect(start.stderr).toContain('bldy cannot give the VM "bs" its network "nat"');
+    } finally {
+      await engine.invoke('settings:set', { backend: 'auto' });
+      await engine.close();
+    }
+    expect(fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '').not.toMatch(/^run /m);
   });
 
   it('doctor reports the choice for the settings, and why', async () => {

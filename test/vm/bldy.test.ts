@@ -43,8 +43,22 @@ describe('bldy argv (dry run, no bldy installed)', () => {
     fs.mkdirSync(plain);
     fs.mkdirSync(odd);
     expect(
-      (await cli('create', 'b1', '--image', TEST_BUNDLE, '--cpus', '3', '--memory', '768', '--append', 'loglevel=4'))
-        .code,
+      (
+        await cli(
+          'create',
+          'b1',
+          '--image',
+          TEST_BUNDLE,
+          '--cpus',
+          '3',
+          '--memory',
+          '768',
+          '--append',
+          'loglevel=4',
+          '--net',
+          'none',
+        )
+      ).code,
     ).toBe(0);
     expect((await cli('share', 'add', 'b1', plain)).code).toBe(0);
     expect((await cli('share', 'add', 'b1', odd, '--ro', '--tag', 'odd')).code).toBe(0);
@@ -70,6 +84,7 @@ describe('bldy argv (dry run, no bldy installed)', () => {
       'panic=-1',
       'oklinux.hostname=b1',
       'loglevel=4',
+      'oklinux.net=none',
       'oklinux.mount=src:/mnt/src:trans=virtio,version=9p2000.L,msize=65560,cache=mmap',
       'oklinux.mount=odd:/mnt/odd:trans=virtio,version=9p2000.L,msize=65560,cache=mmap,ro',
     ]);

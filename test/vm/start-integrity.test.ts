@@ -153,7 +153,7 @@ describe('bldy', () => {
       FAKE_BLDY.replace('#!/bin/sh\n', `#!/bin/sh\ntouch '${marker}'\n`),
       { mode: 0o755 },
     );
-    expect((await runCli(['create', 'b2', '--image', TEST_BUNDLE], { env: otherEnv })).code).toBe(0);
+    expect((await runCli(['create', 'b2', '--image', TEST_BUNDLE, '--net', 'none'], { env: otherEnv })).code).toBe(0);
     const r = await runCli(['start', 'b2'], { env: otherEnv });
     expect(r.code, r.stderr).toBe(6);
     expect(r.stderr).toContain(`${path.join(other, 'bin', 'bldy')} has no SHA-256 on record`);

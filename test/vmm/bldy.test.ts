@@ -246,6 +246,20 @@ describe('bldyArgv (golden)', () => {
     );
   });
 
+  it('refuses nat and restricted (crosvm has no user-mode networking), saying what to do; none is passed to the guest', () => {
+    for (const mode of ['nat', 'restricted'] as const) {
+      const e = failure(() => bldyArgv(spec({ net: { mode } }), prepared([])));
+      expect(e.code).toBe('UNSUPPORTED');
+      expect(e.message).toBe(
+        `bldy cannot give the VM "dev" its network "${mode}": crosvm has no user-mode networking on Linux ` +
+          `(it needs a TAP device). Use the QEMU backend (backend auto picks it for ${mode}), or make the VM with --net none.`,
+      );
+    }
+    const argv = bldyArgv(spec({ net: { mode: 'none' } }), prepared([]));
+    expect(argv.filter((a) => a.startsWith('--net') || a.startsWith('--tap'))).toEqual([]);
+    expect(argv.flatMap((a, i) => (argv[i - 1] === '-p' ? [a] : []))).toContain('oklinux.net=none');
+  });
+
   it('rejects a kernel command line over 2047 bytes', () => {
     expect(failure(() => bldyArgv(spec({ params: ['x'.repeat(2040)] }), prepared([]))).message).toMatch(
       /command line would be 2054 bytes/,

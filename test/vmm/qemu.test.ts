@@ -76,6 +76,80 @@ describe('qemuArgv (golden)', () => {
     ]);
   });
 
+  it('NAT: a user-mode netdev and a virtio-net NIC without its option ROM; the guest is told eth0 by DHCP or static', () => {
+    expect(qemuArgv(spec({ net: { mode: 'nat' } }))).toEqual([
+      '-nodefaults',
+      '-no-user-config',
+      '-nographic',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-m',
+      '1024M',
+      '-smp',
+      '2',
+      '-kernel',
+      KERNEL,
+      '-append',
+      'console=ttyS0 quiet loglevel=4 oklinux.net=eth0:10.0.2.15/24:10.0.2.2:10.0.2.3',
+      ...COMMON_TAIL,
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+  });
+
+  it('restricted: restrict=on, and no nameserver for the guest (the DNS relay is cut off too)', () => {
+    const argv = qemuArgv(spec({ net: { mode: 'restricted' } }));
+    expect(argv.slice(-4)).toEqual([
+      '-netdev',
+      'user,id=n0,restrict=on',
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    expect(argv[argv.indexOf('-append') + 1]).toBe(
+      'console=ttyS0 quiet loglevel=4 oklinux.net=eth0:10.0.2.15/24:10.0.2.2:',
+    );
+  });
+
+  it('none: no network device at all (-nodefaults drops the default NIC), and the guest is told so', () => {
+    const argv = qemuArgv(spec({ net: { mode: 'none' } }));
+    expect(argv.filter((a) => /^-(netdev|net|nic)$/.test(a) || a.includes('virtio-net'))).toEqual([]);
+    expect(argv.slice(-COMMON_TAIL.length)).toEqual(COMMON_TAIL);
+    expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 quiet loglevel=4 oklinux.net=none');
+  });
+
+  it('published ports are hostfwd rules on the netdev, restricted or not', () => {
+    const forwards = [
+      { protocol: 'tcp' as const, hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 },
+      { protocol: 'udp' as const, hostAddr: '0.0.0.0', hostPort: 5353, guestPort: 53 },
+    ];
+    expect(qemuArgv(spec({ net: { mode: 'restricted', forwards } })).slice(-4)).toEqual([
+      '-netdev',
+      'user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=udp:0.0.0.0:5353-:53',
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    expect(qemuArgv(spec({ net: { mode: 'nat', forwards: forwards.slice(0, 1) } }))).toContain(
+      'user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80',
+    );
+    expect(failure(() => qemuArgv(spec({ net: { mode: 'none', forwards } }))).message).toMatch(
+      /no network \(--net none\) cannot publish ports/,
+    );
+  });
+
+  it('the network parameter comes after the root share, before the shares', () => {
+    const s = spec({
+      net: { mode: 'nat' },
+      rootShare: { tag: ROOT_TAG, hostPath: '/data/vms/dev/root' },
+      shares: [share('src', '/home/u/src', false)],
+    });
+    const append = qemuArgv(s)[qemuArgv(s).indexOf('-append') + 1]!;
+    expect(append).toMatch(/ rw oklinux\.net=eth0:\S+ oklinux\.mount=src:/);
+  });
+
   it('kvm, initrd, an explicit console, ro and rw shares', () => {
     const s = spec({
       accel: 'kvm',
@@ -235,6 +309,36 @@ describe('qemuArgv against a real QEMU', () => {
         ['colon', 'fs1'],
         ['ro', 'fs2'],
       ]);
+      await qmp.quit();
+      expect(await q.exited).toEqual({ code: 0, signal: null });
+      expect(q.stderr()).toBe('');
+    } finally {
+      await stopQemu(q);
+    }
+  });
+
+  it('accepts the network options: one virtio-net NIC on the user netdev, restricted', async () => {
+    const s = spec({
+      cpus: 1,
+      memoryMiB: 128,
+      kernelPath: path.join(tmp, 'bz,Image'),
+      runDir: tmp,
+      controlSocket: path.join(tmp, 'net.sock'),
+      net: { mode: 'restricted' },
+    });
+    const q = startQemu([...qemuArgv(s), '-S']);
+    try {
+      const qmp = await connectQmp(s.controlSocket);
+      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
+        path: '/machine/peripheral-anon',
+      });
+      const nics = devices.filter((d) => d.type === 'child<virtio-net-pci>');
+      expect(nics).toHaveLength(1);
+      const nic = `/machine/peripheral-anon/${nics[0]!.name}`;
+      expect(await qmp.execute('qom-get', { path: nic, property: 'netdev' })).toBe('n0');
+      expect(await qmp.execute('qom-get', { path: nic, property: 'romfile' })).toBe('');
+      const info = await qmp.execute<string>('human-monitor-command', { 'command-line': 'info network' });
+      expect(info).toMatch(/n0: index=0,type=user,net=10\.0\.2\.0,restrict=on/);
       await qmp.quit();
       expect(await q.exited).toEqual({ code: 0, signal: null });
       expect(q.stderr()).toBe('');

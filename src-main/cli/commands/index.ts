@@ -6,7 +6,15 @@ import type { Command } from '../framework';
 import { doctorCommand } from './doctor';
 import { imageCommands } from './images';
 import { vmCommands } from './vms';
+import { portCommand } from './ports';
 import { serveCommand } from './serve';
 import { configCommand } from './config';
 
-export const commands: Command[] = [doctorCommand, ...imageCommands, ...vmCommands, configCommand, serveCommand];
+export const commands: Command[] = [
+  doctorCommand,
+  ...imageCommands,
+  ...vmCommands,
+  portCommand,
+  configCommand,
+  serveCommand,
+];

@@ -7,6 +7,7 @@ import { needArgs, table, withEngine, type CliIO, type Command } from '../framew
 import { attachConsole } from '../console';
 import { shareCommand } from './shares';
 import { withProgress } from '../progress';
+import { parsePublish } from './ports';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
 async function askYesNo(io: CliIO, question: string): Promise<boolean> {
@@ -36,8 +37,18 @@ const createOptions = {
   append: { type: 'string' },
   backend: { type: 'string' },
   accel: { type: 'string' },
+  net: { type: 'string' },
+  publish: { type: 'string', multiple: true },
   'root-dir': { type: 'string' },
 } as const;
+
+const NET_HELP =
+  '--net: nat (the default) gives the guest QEMU user-mode networking with no root needed: it is 10.0.2.15, ' +
+  "reaches the host's loopback at 10.0.2.2 and the outside through the host; restricted keeps the same device " +
+  'but lets no traffic leave the VM; none gives it no network device. bldy has no user-mode networking: ' +
+  'auto picks QEMU for nat and restricted, and a VM set to bldy gets none. ' +
+  '--publish (repeatable) forwards HOST on this computer to GUEST in the VM; it listens on 127.0.0.1 unless ADDR ' +
+  'is written out (0.0.0.0: reachable from the network). See "oklinux port".';
 
 type CreateInput = Input<'vms:create'>;
 
@@ -51,6 +62,8 @@ export function createInput(name: string, values: Record<string, unknown>): Crea
     append: values.append as string | undefined,
     backend: values.backend as CreateInput['backend'],
     accel: values.accel as CreateInput['accel'],
+    net: values.net as CreateInput['net'],
+    publish: Array.isArray(values.publish) ? values.publish.map((p) => parsePublish(String(p))) : undefined,
     rootDir:
       typeof values['root-dir'] === 'string' && values['root-dir']
         ? path.resolve(values['root-dir'])
@@ -62,11 +75,12 @@ export const vmCommands: Command[] = [
   {
     name: 'run',
     usage:
-      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--root-dir DIR]',
+      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
     summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
     description:
       `With no arguments it runs the VM "${DEFAULT_VM}" from the bundle "${DEFAULT_IMAGE}" (the newest okLinux kernel ` +
-      'with the default root filesystem). It returns when the VM stops; Ctrl-] detaches and leaves it running.',
+      'with the default root filesystem). It returns when the VM stops; Ctrl-] detaches and leaves it running. ' +
+      NET_HELP,
     options: createOptions,
     async run(io, { positionals, values }) {
       if (positionals.length > 1)
@@ -100,13 +114,17 @@ export const vmCommands: Command[] = [
   {
     name: 'create',
     usage:
-      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--root-dir DIR]',
+      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
     summary: 'Create a VM (nothing is started).',
+    description: NET_HELP,
     options: createOptions,
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const vm = await withEngine(io, (e) => e.invoke('vms:create', createInput(positionals[0]!, values)));
-      io.print(vm, () => `Created ${vm.name} (${vm.cpus} vCPUs, ${vm.memoryMiB} MiB, image ${vm.image}).`);
+      io.print(
+        vm,
+        () => `Created ${vm.name} (${vm.cpus} vCPUs, ${vm.memoryMiB} MiB, image ${vm.image}, network ${vm.net}).`,
+      );
     },
   },
   {
@@ -119,13 +137,14 @@ export const vmCommands: Command[] = [
       io.print(vms, () =>
         vms.length
           ? table(
-              ['NAME', 'STATE', 'IMAGE', 'CPUS', 'MEMORY', 'PID'],
+              ['NAME', 'STATE', 'IMAGE', 'CPUS', 'MEMORY', 'NET', 'PID'],
               vms.map((v) => [
                 v.name,
                 v.state + (v.pendingRestart ? ' (restart to apply)' : ''),
                 v.image,
                 v.cpus,
                 `${v.memoryMiB} MiB`,
+                v.net,
                 v.pid,
               ]),
             )

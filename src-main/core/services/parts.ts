@@ -8,6 +8,7 @@
 import type { EngineContext } from '@core/context';
 import type { Images } from '@core/images/service';
 import type { ShareChanges } from '@core/shares/changes';
+import type { PortChanges } from '@core/vm/port-changes';
 import type { VmManager } from '@core/vm/manager';
 
 export interface EngineParts {
@@ -15,4 +16,5 @@ export interface EngineParts {
   vms: VmManager;
   images: Images;
   shares: ShareChanges;
+  ports: PortChanges;
 }

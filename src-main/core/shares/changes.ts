@@ -11,6 +11,7 @@ import type { EngineContext } from '@core/context';
 import type { ShareRow } from '@core/store';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
+import { netParam } from '@core/vmm/net';
 import type { VmmBackend } from '@core/vmm/types';
 import { shareGuards } from './guards';
 import { checkShareHost, recheckShareHost } from './host';
@@ -155,6 +156,7 @@ export class ShareChanges {
       `oklinux.hostname=${vm}`,
       `init=${GUEST_INIT_PATH}`,
       rootParams('qemu'),
+      netParam({ mode: row.net }),
       row.append,
     ];
     // QEMU's msize has the most digits: the longest form either backend would pass

@@ -24,10 +24,10 @@ import {
   type Raw,
   type SourceRow,
 } from './rows';
-import { shareTable, vmTable } from './tables';
+import { portTable, shareTable, vmTable } from './tables';
 
 export { mapSqliteError } from './errors';
-export type { ArtifactRow, EventRow, ImageRow, ShareRow, SourceRow, VmRow } from './rows';
+export type { ArtifactRow, EventRow, ImageRow, PortRow, ShareRow, SourceRow, VmRow } from './rows';
 
 const now = (): string => new Date().toISOString();
 
@@ -257,9 +257,18 @@ export class Store {
     },
   };
 
-  // ---- VMs and their shares (tables.ts)
+  // ---- VMs, their shares and their published ports (tables.ts)
   readonly vms = vmTable(this);
   readonly shares = shareTable(this, this.vms);
+  readonly ports = portTable(this, this.vms);
+
+  /** The VM starts: its pending share and port changes now apply, and it needs no restart for them. */
+  applyPending(vmName: string): void {
+    this.tx(() => {
+      this.shares.clearPending(vmName);
+      this.ports.clearPending(vmName);
+    });
+  }
 
   // ---- VMMs installed into bin/, with the digest checked before each start
   readonly vmms = {

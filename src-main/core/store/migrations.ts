@@ -148,6 +148,23 @@ export const MIGRATIONS: readonly string[] = [
       AND json_extract(data, '$.member') IS NOT NULL AND length(json_extract(data, '$.sha256')) = 64
     ORDER BY id;
   `,
+  // 5: each VM's network (QEMU user-mode NAT by default). VMs set to bldy, which has no user-mode
+  // networking, keep booting as before: no network. And the ports a VM publishes on the host.
+  `
+  ALTER TABLE vms ADD COLUMN net TEXT NOT NULL DEFAULT 'nat' CHECK (net IN ('nat', 'none', 'restricted'));
+  UPDATE vms SET net = 'none' WHERE backend = 'bldy';
+
+  CREATE TABLE ports (
+    id         INTEGER PRIMARY KEY,
+    vm_id      INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+    host_addr  TEXT NOT NULL,
+    host_port  INTEGER NOT NULL CHECK (host_port BETWEEN 1 AND 65535),
+    guest_port INTEGER NOT NULL CHECK (guest_port BETWEEN 1 AND 65535),
+    protocol   TEXT NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+    pending    INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+    UNIQUE (vm_id, protocol, host_addr, host_port)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,5 @@
 /** The rows the store hands out, and how each is read from SQLite's raw columns. */
-import type { Share, Vm } from '@contract';
+import type { Port, Share, Vm } from '@contract';
 import type { ErrorPayload } from '@contract/errors';
 import type { DownloadRecord } from '@core/download/types';
 
@@ -38,6 +38,10 @@ export interface ShareRow extends Share {
   id: number;
   vmId: number;
 }
+export interface PortRow extends Omit<Port, 'exposed'> {
+  id: number;
+  vmId: number;
+}
 export interface EventRow {
   id: number;
   at: string;
@@ -58,6 +62,7 @@ export function vmFromRaw(r: Raw): VmRow {
     append: r.extra_cmdline as string,
     backend: r.backend as VmRow['backend'],
     accel: r.accel as VmRow['accel'],
+    net: r.net as VmRow['net'],
     state: r.state as VmRow['state'],
     pid: (r.pid as number | null) ?? null,
     supervisorPid: (r.supervisor_pid as number | null) ?? null,
@@ -102,6 +107,19 @@ export function shareFromRaw(r: Raw): ShareRow {
     hostPath: r.host_path as string,
     readOnly: r.read_only === 1,
     guestPath: r.guest_path as string,
+    pending: r.pending === 1,
+  };
+}
+
+export function portFromRaw(r: Raw): PortRow {
+  return {
+    id: r.id as number,
+    vmId: r.vm_id as number,
+    vm: r.vm_name as string,
+    hostAddr: r.host_addr as string,
+    hostPort: r.host_port as number,
+    guestPort: r.guest_port as number,
+    protocol: r.protocol as PortRow['protocol'],
     pending: r.pending === 1,
   };
 }

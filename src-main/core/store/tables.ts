@@ -1,7 +1,7 @@
-/** The VMs and shares tables of the store (see index.ts), each an object of queries over one table. */
+/** The VMs, shares and ports tables of the store (see index.ts), each an object of queries over one table. */
 import { OkError } from '@contract/errors';
 import { guard, mapSqliteError } from './errors';
-import { shareFromRaw, vmFromRaw, type Raw, type ShareRow, type VmRow } from './rows';
+import { portFromRaw, shareFromRaw, vmFromRaw, type PortRow, type Raw, type ShareRow, type VmRow } from './rows';
 import type { Db } from './db';
 
 const now = (): string => new Date().toISOString();
@@ -34,15 +34,16 @@ export function vmTable(store: StoreCore) {
       append: string;
       backend: VmRow['backend'];
       accel: VmRow['accel'];
+      net: VmRow['net'];
       rootDir: string | null;
     }): VmRow =>
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, root_dir, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.rootDir, now());
+          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.net, v.rootDir, now());
         return t.get(v.name);
       }),
     /** Update runtime columns. */
@@ -183,6 +184,46 @@ export function shareTable(store: StoreCore, vms: VmTable) {
         store.db.prepare('UPDATE shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
         store.db.prepare('UPDATE vms SET restart_needed = 0 WHERE id = ?').run(vm.id);
       });
+    },
+  };
+  return t;
+}
+
+/** The ports a VM publishes on the host (see vm/ports.ts). */
+export function portTable(store: StoreCore, vms: VmTable) {
+  const t = {
+    list: (vmName: string): PortRow[] => {
+      vms.get(vmName);
+      return (
+        store.db
+          .prepare(
+            `SELECT p.*, v.name AS vm_name FROM ports p JOIN vms v ON v.id = p.vm_id WHERE v.name = ? ORDER BY p.id`,
+          )
+          .all(vmName) as Raw[]
+      ).map(portFromRaw);
+    },
+    add: (
+      vmName: string,
+      p: { hostAddr: string; hostPort: number; guestPort: number; protocol: PortRow['protocol']; pending: boolean },
+    ): PortRow => {
+      const vm = vms.get(vmName);
+      const info = guard(`The port ${p.hostAddr}:${p.hostPort}/${p.protocol} of the VM "${vmName}"`, () =>
+        store.db
+          .prepare(
+            'INSERT INTO ports(vm_id, host_addr, host_port, guest_port, protocol, pending) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(vm.id, p.hostAddr, p.hostPort, p.guestPort, p.protocol, p.pending ? 1 : 0),
+      );
+      return t.list(vmName).find((x) => x.id === Number(info.lastInsertRowid))!;
+    },
+    remove: (vmName: string, id: number): void => {
+      const vm = vms.get(vmName);
+      store.db.prepare('DELETE FROM ports WHERE id = ? AND vm_id = ?').run(id, vm.id);
+    },
+    /** Everything now applies: called when a VM starts. */
+    clearPending: (vmName: string): void => {
+      const vm = vms.get(vmName);
+      store.db.prepare('UPDATE ports SET pending = 0 WHERE vm_id = ?').run(vm.id);
     },
   };
   return t;

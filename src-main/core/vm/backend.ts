@@ -4,7 +4,8 @@
  * bldy the app installed. bldy runs only under KVM; QEMU takes the accel
  * setting. A dry run (`prepare: false`) works without the VMM installed (it
  * shows the bare command name) and never fails on the accelerator, but it does
- * refuse an installed bldy that changed, as a start would.
+ * refuse an installed bldy that changed, as a start would. bldy is refused for a VM
+ * whose network needs user-mode networking (see vmm/net.ts).
  */
 import type { EngineContext } from '@core/context';
 import { OkError } from '@contract/errors';
@@ -14,6 +15,7 @@ import { BACKEND_FACTS } from '@core/vmm/facts';
 import { checkPinned, type PinnedFile } from '@core/images/integrity';
 import { kvmProblem, resolveAccel, type AccelChoice, type AccelSetting } from '@core/vmm/accel';
 import type { VmmBackend } from '@core/vmm/types';
+import { bldyNetProblem } from '@core/vmm/net';
 
 const KVM_DEVICE = '/dev/kvm';
 
@@ -41,9 +43,12 @@ export async function launchTarget(
     backend: opts.backend ?? (vm.backend !== 'auto' ? vm.backend : settings.backend),
     accel: accelSetting,
     kvmProblem: accelSetting === 'auto' ? await kvmProblem(KVM_DEVICE) : null,
+    net: vm.net,
   });
   const backend = choice.backend;
   if (!backend) throw new OkError('VMM', `Cannot start "${vm.name}": ${choice.reason}.`);
+  const netProblem = backend === 'bldy' ? bldyNetProblem(vm.name, vm.net) : null;
+  if (netProblem) throw new OkError('UNSUPPORTED', `${netProblem}.`);
   if (opts.prepare && !choice.path) {
     throw new OkError(
       'VMM',

@@ -1,12 +1,16 @@
 /**
  * Making a VM, and the one-click launch: the defaults a new VM gets, and the check of a root
  * directory chosen for it (its realpath is what is stored, after the checks ran on it; see
- * shares/host.ts).
+ * shares/host.ts). Its network is `nat` unless asked (`none` for a VM set to bldy, which has no
+ * user-mode networking and refuses the others); its ports are made in the same transaction.
  */
 import type { Input, Vm } from '@contract';
+import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import { checkRootDir, homeDir } from '@core/shares/host';
+import { bldyNetProblem } from '@core/vmm/net';
 import type { VmManager } from './manager';
+import { addPort } from './port-changes';
 
 export const DEFAULT_CPUS = 2;
 export const DEFAULT_MEMORY_MIB = 1024;
@@ -18,15 +22,25 @@ export async function createVm(ctx: EngineContext, vms: VmManager, input: Input<
   const rootDir = input.rootDir
     ? await checkRootDir(input.rootDir, { dataDir: ctx.paths.root, home: homeDir(ctx.env) })
     : null;
-  ctx.store.vms.create({
-    name: input.name,
-    image: input.image,
-    cpus: input.cpus ?? DEFAULT_CPUS,
-    memoryMiB: input.memoryMiB ?? DEFAULT_MEMORY_MIB,
-    append: input.append ?? '',
-    backend: input.backend ?? 'auto',
-    accel: input.accel ?? 'auto',
-    rootDir,
+  const backend = input.backend ?? 'auto';
+  // bldy has no user-mode networking: a VM made for it has none unless asked, and then it is refused
+  const net = input.net ?? (backend === 'bldy' ? 'none' : 'nat');
+  const netProblem = backend === 'bldy' ? bldyNetProblem(input.name, net) : null;
+  if (netProblem) throw new OkError('INVALID_INPUT', `${netProblem}.`);
+  // the VM and its ports are one transaction: a refused port leaves no VM behind
+  ctx.store.tx(() => {
+    ctx.store.vms.create({
+      name: input.name,
+      image: input.image,
+      cpus: input.cpus ?? DEFAULT_CPUS,
+      memoryMiB: input.memoryMiB ?? DEFAULT_MEMORY_MIB,
+      append: input.append ?? '',
+      backend,
+      accel: input.accel ?? 'auto',
+      net,
+      rootDir,
+    });
+    for (const p of input.publish ?? []) addPort(ctx, input.name, p, false);
   });
   ctx.store.events.append('vm.created', input.name, input);
   const vm = vms.vm(input.name);

@@ -54,6 +54,7 @@ export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | 
     append: row.append,
     backend: row.backend,
     accel: row.accel,
+    net: row.net,
     state: row.state,
     pid: row.pid,
     startedAt: row.startedAt,
@@ -172,7 +173,7 @@ export class VmManager {
       // signed: the supervisor runs only a plan under run/ with this data dir's MAC (plan-auth.ts)
       const planFile = path.join(runDir, 'launch.json');
       writeSignedPlan(planFile, plan, this.ctx.paths.root);
-      this.store.shares.clearPending(name);
+      this.store.applyPending(name);
       const supLog = openPrivateFile(path.join(runDir, 'supervisor.log'));
       let sup;
       try {

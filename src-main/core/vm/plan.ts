@@ -1,7 +1,8 @@
 /**
  * Working out exactly what a start would run: the backend and its binary (backend.ts), the image's boot
  * files, the shares (checked again right before the VMM gets them), the root, the `VmSpec`, and the
- * backend's argv (vmm/backends.ts). Nothing is started. The files it boots are hashed again (see
+ * backend's argv (vmm/backends.ts), with the VM's network and published ports (a taken host port is refused
+ * here, on a start, before anything boots). Nothing is started. The files it boots are hashed again (see
  * images/integrity.ts), dry run or not: a changed kernel, initrd or installed bldy is refused with
  * CHECKSUM.
  */
@@ -10,8 +11,9 @@ import type { PinnedFile } from '@core/images/integrity';
 import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
 import type { VmRow } from '@core/store';
 import { BACKENDS } from '@core/vmm/backends';
-import type { ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
+import type { NetSpec, ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
 import { launchTarget, type LaunchTarget } from './backend';
+import { checkHostPortFree } from './ports';
 import { GUEST_INIT_PATH } from './root';
 import type { LaunchPlan } from './supervisor';
 
@@ -59,11 +61,12 @@ export async function planStart(
   const target = await launchTarget(ctx, vm, opts);
   const image = await deps.resolveImage(vm.image, { pull: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
   const shares = await shareSpecs(ctx, deps.appDirs ?? [], vm, target, opts.prepare);
+  const net = await netSpec(ctx, vm, opts.prepare);
   const rootHost =
     opts.prepare && deps.prepareRoot
       ? await deps.prepareRoot(vm, image, shares)
       : (vm.rootDir ?? (image.rootfs ? ctx.paths.rootDir(vm.name) : null));
-  const spec = vmSpec(ctx, vm, image, target, shares, rootHost);
+  const spec = vmSpec(ctx, vm, image, target, shares, rootHost, net);
   return {
     backend: target.backend,
     bin: target.bin,
@@ -105,6 +108,16 @@ async function shareSpecs(
   return shares;
 }
 
+/** The VM's network and the ports it publishes; on a start, each host port must be free now. */
+async function netSpec(ctx: EngineContext, vm: VmRow, prepare: boolean): Promise<NetSpec> {
+  const forwards = ctx.store.ports
+    .list(vm.name)
+    .map(({ protocol, hostAddr, hostPort, guestPort }) => ({ protocol, hostAddr, hostPort, guestPort }));
+  // a taken host port is refused here, before anything boots, naming it
+  if (prepare) for (const p of forwards) await checkHostPortFree(vm.name, p);
+  return { mode: vm.net, forwards };
+}
+
 function vmSpec(
   ctx: EngineContext,
   vm: VmRow,
@@ -112,6 +125,7 @@ function vmSpec(
   target: LaunchTarget,
   shares: ShareSpec[],
   rootHost: string | null,
+  net: NetSpec,
 ): VmSpec {
   return {
     name: vm.name,
@@ -132,6 +146,7 @@ function vmSpec(
     controlSocket: ctx.paths.socket(vm.id, BACKENDS[target.backend].controlSocket),
     shares,
     ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
+    net,
   };
 }
 

@@ -26,6 +26,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
+import { bldyNetProblem } from './net';
 import type { VmSpec } from './types';
 
 /** Where each share's directory is handed to bldy: tag -> SRC for `--shared-dir`. */
@@ -140,6 +141,8 @@ export function bldyArgv(spec: VmSpec, prepared: BldyPrepared): string[] {
       `VM "${spec.name}": bldy runs only with KVM, but accel is "${spec.accel}"; choose the QEMU backend for software emulation`,
     );
   }
+  const netProblem = spec.net ? bldyNetProblem(spec.name, spec.net.mode) : null;
+  if (netProblem) throw new OkError('UNSUPPORTED', `${netProblem}.`);
   const source = (tag: string): string => {
     const src = prepared.sources.get(tag);
     if (src === undefined)

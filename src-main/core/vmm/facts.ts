@@ -3,7 +3,7 @@
  * every place that asks "which backend?" reads its answer here, so a new backend (or a new fact) is
  * one row, not a hunt. Pure data: the argv builders that go with it are in backends.ts.
  */
-import type { VmmBackend } from './types';
+import type { NetMode, VmmBackend } from './types';
 
 export interface BackendFacts {
   /** The program run when no path is configured (looked up on PATH). */
@@ -25,8 +25,11 @@ export interface BackendFacts {
   msize: number;
   /** Its 9p server can refuse writes to a read-only share; without it the guest's `ro` mount is the only guard. */
   readOnlyShares: boolean;
-  /** Guest networking it gives: none yet on either (the guest reaches nothing but its shares and console). */
-  networking: readonly never[];
+  /**
+   * The guest networks it can give (see net.ts): QEMU's user-mode networking (slirp) needs no root; bldy
+   * (crosvm) has none on Linux (it needs a TAP device, which needs CAP_NET_ADMIN), so only `none`.
+   */
+  networking: readonly NetMode[];
 }
 
 /** QEMU's system emulator for this machine's architecture. */
@@ -42,7 +45,7 @@ export const BACKEND_FACTS: Readonly<Record<VmmBackend, BackendFacts>> = {
     powerOff: 'qmp-system-powerdown',
     msize: 512000,
     readOnlyShares: true,
-    networking: [],
+    networking: ['nat', 'restricted', 'none'],
   },
   bldy: {
     program: 'bldy',
@@ -51,6 +54,6 @@ export const BACKEND_FACTS: Readonly<Record<VmmBackend, BackendFacts>> = {
     powerOff: 'powerbtn',
     msize: 65560,
     readOnlyShares: false,
-    networking: [],
+    networking: ['none'],
   },
 };

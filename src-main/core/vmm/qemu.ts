@@ -8,11 +8,14 @@
  * - Each share is `-fsdev local,…,security_model=none[,readonly=on]` (no root needed; the
  *   mapped models break symlinks) plus `-device virtio-9p-pci`. `readonly=on` enforces a
  *   read-only share on the host; the guest also mounts it `ro`.
+ * - The network (net.ts): a user-mode netdev (`restrict=on` for restricted) and a virtio-net-pci
+ *   NIC, which the guest sees as eth0; none at all for `--net none`.
  * - In option values parsed by QEMU (fsdev path, qmp socket path) ',' is written ',,'. The
  *   values of -kernel, -initrd and -append are taken literally.
  */
 import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
+import { qemuNetArgs } from './net';
 import type { VmSpec } from './types';
 
 /** Escapes a value inside a QEMU `key=value,…` option string. */
@@ -64,6 +67,7 @@ export function qemuArgv(spec: VmSpec): string[] {
     `unix:${qemuOptValue(spec.controlSocket)},server=on,wait=off`,
     '-no-reboot',
   );
+  if (spec.net) argv.push(...qemuNetArgs(spec.net));
   const exports = [...(spec.rootShare ? [{ ...spec.rootShare, readOnly: false }] : []), ...spec.shares];
   exports.forEach(({ tag, hostPath, readOnly }, i) => {
     const ro = readOnly ? ',readonly=on' : '';

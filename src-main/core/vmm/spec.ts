@@ -7,6 +7,7 @@ import { OkError } from '@contract/errors';
 import { checkTagSyntax } from '@core/shares/tags';
 import { validateShareLayout } from '@core/shares/layout';
 import { msizeFor, mountParam, rootParams } from '@core/shares/mount';
+import { netParam } from './net';
 import type { VmmBackend, VmSpec } from './types';
 
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -77,12 +78,14 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
 
 /**
  * Kernel command line groups: the spec's non-blank groups, then the root share's
- * parameters, then one `oklinux.mount=` parameter per share. Throws INVALID_INPUT if the
+ * parameters, then the network's `oklinux.net=` (when the spec has a network), then one
+ * `oklinux.mount=` parameter per share. Throws INVALID_INPUT if the
  * joined line, plus `extra` (parameters the VMM adds itself), exceeds the kernel's limit.
  */
 export function kernelParamGroups(spec: VmSpec, backend: VmmBackend, extra = ''): string[] {
   const groups = spec.params.map((p) => p.trim()).filter((p) => p.length > 0);
   if (spec.rootShare) groups.push(rootParams(backend, spec.rootShare.tag));
+  if (spec.net) groups.push(netParam(spec.net));
   for (const share of spec.shares) groups.push(mountParam(share));
   const bytes = Buffer.byteLength([...groups, extra].join(' ').trim());
   if (bytes > MAX_CMDLINE_BYTES) {

@@ -42,6 +42,16 @@ export interface RootShareSpec {
   hostPath: string;
 }
 
+/** A VM's network: QEMU user-mode NAT, the same cut off from everything but forwards, or no device. */
+export type NetMode = 'nat' | 'restricted' | 'none';
+
+/** The VM's network (see net.ts). */
+export interface NetSpec {
+  mode: NetMode;
+  /** Published ports: the host's `hostAddr:hostPort` forwards to the guest's `guestPort`. */
+  forwards?: { protocol: 'tcp' | 'udp'; hostAddr: string; hostPort: number; guestPort: number }[];
+}
+
 export interface VmSpec {
   /** The VM's name (also used in messages). */
   name: string;
@@ -61,4 +71,6 @@ export interface VmSpec {
   controlSocket: string;
   shares: ShareSpec[];
   rootShare?: RootShareSpec;
+  /** Absent: no network device and no `oklinux.net=` parameter (the guest's network is left alone). */
+  net?: NetSpec;
 }

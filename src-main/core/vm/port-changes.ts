@@ -1,0 +1,110 @@
+/**
+ * Changing a VM's published ports: the rules the engine holds whichever front end asks. A VM with no
+ * network publishes none; two ports never need the same host socket; like shares, a change to a
+ * running VM is recorded as pending and applies at its next start (the VM says so: `pendingRestart`).
+ * Whether the host port is free is checked at start (ports.ts), before anything boots.
+ */
+import type { Port, PublishSpec, Vm } from '@contract';
+import { OkError } from '@contract/errors';
+import type { EngineContext } from '@core/context';
+import type { PortRow } from '@core/store';
+import { DEFAULT_PORT_ADDR, portLabel, samePortSlot, toPort } from './ports';
+
+/** What port changes need of the VM lifecycle: the VM's real state, and its public view for events. */
+export interface PortVmView {
+  reconcile(name: string): void;
+  vm(name: string): Vm;
+}
+
+/**
+ * Checks `spec` against the VM's network and its other ports, then records it (inside the caller's
+ * transaction). Used by ports:add and by a create with ports to publish.
+ */
+export function addPort(ctx: EngineContext, vm: string, spec: PublishSpec, pending: boolean): PortRow {
+  const { store } = ctx;
+  const row = store.vms.get(vm);
+  const next = {
+    hostAddr: spec.hostAddr ?? DEFAULT_PORT_ADDR,
+    hostPort: spec.hostPort,
+    guestPort: spec.guestPort,
+    protocol: spec.protocol ?? 'tcp',
+  };
+  if (row.net === 'none') {
+    throw new OkError(
+      'INVALID_INPUT',
+      `The VM "${vm}" has no network (--net none), so it cannot publish ports. Make a VM with --net nat or restricted.`,
+    );
+  }
+  const clash = store.ports.list(vm).find((p) => samePortSlot(p, next));
+  if (clash) {
+    throw new OkError(
+      'ALREADY_EXISTS',
+      `The VM "${vm}" already publishes the host port ${portLabel(clash)} (to its port ${clash.guestPort}). Pick another host port.`,
+    );
+  }
+  return store.ports.add(vm, { ...next, pending });
+}
+
+export class PortChanges {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly vms: PortVmView,
+  ) {}
+
+  private get store() {
+    return this.ctx.store;
+  }
+
+  /** A port change on a running VM applies at its next start. */
+  private running(vm: string): boolean {
+    this.vms.reconcile(vm);
+    const st = this.store.vms.get(vm).state;
+    return st !== 'stopped' && st !== 'crashed';
+  }
+
+  /** Record a port change: a running VM (`live`, from `running`) needs a restart for it. */
+  private changed(vm: string, live: boolean): void {
+    if (live) this.store.vms.update(vm, { restartNeeded: true });
+    this.ctx.bus.emit({ type: 'vm:state', vm: this.vms.vm(vm) });
+  }
+
+  list(vm: string): Port[] {
+    return this.store.ports.list(vm).map(toPort);
+  }
+
+  add(vm: string, spec: PublishSpec): Port {
+    const live = this.running(vm);
+    const port = this.store.tx(() => addPort(this.ctx, vm, spec, live));
+    this.store.events.append('port.added', vm, { port: portLabel(port), guestPort: port.guestPort });
+    this.changed(vm, live);
+    return toPort(port);
+  }
+
+  /** Removes the port published on `hostPort` (protocol and address narrow it when there are several). */
+  remove(vm: string, hostPort: number, protocol?: Port['protocol'], hostAddr?: string): void {
+    const matches = this.store.ports
+      .list(vm)
+      .filter(
+        (p) =>
+          p.hostPort === hostPort &&
+          (protocol === undefined || p.protocol === protocol) &&
+          (hostAddr === undefined || p.hostAddr === hostAddr),
+      );
+    if (matches.length === 0) {
+      throw new OkError(
+        'NOT_FOUND',
+        `The VM "${vm}" publishes no host port ${hostPort}${protocol ? `/${protocol}` : ''}${hostAddr ? ` on ${hostAddr}` : ''}. See "oklinux port ls ${vm}".`,
+      );
+    }
+    if (matches.length > 1) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `The VM "${vm}" publishes the host port ${hostPort} more than once (${matches.map(portLabel).join(', ')}); say which, e.g. "${matches[0]!.hostAddr}:${hostPort}/${matches[0]!.protocol}".`,
+      );
+    }
+    const live = this.running(vm);
+    this.store.ports.remove(vm, matches[0]!.id);
+    this.store.events.append('port.removed', vm, { port: portLabel(matches[0]!) });
+    this.changed(vm, live);
+  }
+}
