@@ -1,5 +1,5 @@
 /**
- * A real graceful stop, with the default grace period (30 s): `oklinux stop` presses the ACPI power
+ * A real graceful stop, with the default grace period (30 s): a stop (`oklinux stop`, the UI) presses the ACPI power
  * button (QEMU system_powerdown); oklinux-init, which watches it, powers the guest off cleanly in a
  * few seconds, in its console shell and under a distro's init. Only a guest that does not answer
  * waits out the grace period. The okLinux-shaped kernel, no initrd, a 9p root, real QEMU (TCG).
@@ -53,13 +53,22 @@ async function startAndWrite(vm: string, ready: RegExp, file: string): Promise<s
   }
 }
 
-/** `oklinux stop vm`: how long it took, and the VM as it reports. */
+/**
+ * Stop `vm` as every front end does (the vms:stop channel that `oklinux stop` and the UI's Stop call), timed
+ * from the request: the time to start a CLI process is not part of it (on a loaded machine the dev CLI's
+ * TypeScript loader alone took over 2 s; its speed is #11 item 6). `oklinux stop` itself is exercised in
+ * debootstrap.test.ts and lifecycle.test.ts.
+ */
 async function timedStop(vm: string): Promise<{ secs: number; state: string; exitSignal: string | null }> {
-  const started = Date.now();
-  const r = await cli('stop', vm, '--json');
-  const secs = (Date.now() - started) / 1000;
-  expect(r.code, r.stderr).toBe(0);
-  return { secs, ...(JSON.parse(r.stdout) as { state: string; exitSignal: string | null }) };
+  const engine = new Engine({ home, env });
+  try {
+    const started = Date.now();
+    const r = await engine.invoke('vms:stop', { name: vm });
+    const secs = (Date.now() - started) / 1000;
+    return { secs, state: r.state, exitSignal: r.exitSignal ?? null };
+  } finally {
+    await engine.close();
+  }
 }
 
 const sha256 = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -70,7 +79,7 @@ describe('oklinux stop powers the guest off cleanly', () => {
     expect((await cli('share', 'add', 'sh', shareDir, '--tag', 'data')).code).toBe(0);
     const digest = await startAndWrite('sh', /oklinux-init: ready[^]*# /, 'last-shell.bin');
     const stop = await timedStop('sh');
-    console.log(`stop to stopped (shell mode, oklinux stop): ${stop.secs.toFixed(2)} s`);
+    console.log(`stop to stopped (shell mode, from the request): ${stop.secs.toFixed(2)} s`);
     expect(stop).toMatchObject({ state: 'stopped', exitSignal: null });
     expect(stop.secs).toBeLessThan(5);
     const log = (await cli('logs', 'sh')).stdout;
@@ -114,7 +123,7 @@ describe('oklinux stop powers the guest off cleanly', () => {
       'last-distro.bin',
     );
     const stop = await timedStop('distro');
-    console.log(`stop to stopped (distro init, oklinux stop): ${stop.secs.toFixed(2)} s`);
+    console.log(`stop to stopped (distro init, from the request): ${stop.secs.toFixed(2)} s`);
     expect(stop).toMatchObject({ state: 'stopped', exitSignal: null });
     expect(stop.secs).toBeLessThan(5);
     const log = (await cli('logs', 'distro')).stdout;
