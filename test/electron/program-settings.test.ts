@@ -138,7 +138,8 @@ describe('bldyPath from the desktop app', () => {
     expect(doctor.vmm.reason).toContain(
       `the configured bldy path is not used (bldyPath: ${evil} is writable by others`,
     );
-    await engine.invoke('vms:create', { name: 'victim', image: 'any-image' });
+    // no network: with NAT, auto picks QEMU (bldy has no user-mode networking) and bldy would not be in play
+    await engine.invoke('vms:create', { name: 'victim', image: 'any-image', net: 'none' });
     await expect(engine.invoke('vms:start', { name: 'victim' })).rejects.toMatchObject({
       code: 'VMM',
       message: expect.stringContaining('is writable by others'),
