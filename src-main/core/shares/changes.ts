@@ -5,10 +5,11 @@
  * paths are unique and fit the kernel's command line; the layout check and the insert are one
  * transaction; a change to a running VM applies at its next start (the VM says so: `pendingRestart`).
  */
-import type { Share, Vm } from '@contract';
+import type { Share } from '@contract';
 import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import type { ShareRow } from '@core/store';
+import { PendingChanges, type VmView } from '@core/vm/pending';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
 import { netParam } from '@core/vmm/net';
@@ -20,31 +21,23 @@ import { fstabLine, guestCanWrite, mountOptions, mountParam, rootParams } from '
 import { defaultGuestPath } from './paths';
 import { ROOT_TAG, tagFor } from './tags';
 
-/** What share changes need of the VM lifecycle: the VM's real state, and its public view for events. */
-export interface VmView {
-  reconcile(name: string): void;
-  vm(name: string): Vm;
-}
-
 export const publicShare = ({ id: _id, vmId: _vmId, ...s }: ShareRow): Share => s;
 
 export class ShareChanges {
+  /** A share change on a running VM applies at its next start. */
+  private readonly pending: PendingChanges;
+
   constructor(
     private readonly ctx: EngineContext,
-    private readonly vms: VmView,
+    vms: VmView,
     /** Folders of the app's own code: no guest-writable share may touch them. */
     private readonly appDirs: string[] = [],
-  ) {}
+  ) {
+    this.pending = new PendingChanges(ctx, vms);
+  }
 
   private get store() {
     return this.ctx.store;
-  }
-
-  /** A share change on a running VM applies at its next start. */
-  private running(vm: string): boolean {
-    this.vms.reconcile(vm);
-    const st = this.store.vms.get(vm).state;
-    return st !== 'stopped' && st !== 'crashed';
   }
 
   /**
@@ -56,12 +49,6 @@ export class ShareChanges {
       guestWrites: guestCanWrite(this.store.vms.get(vm).backend === 'bldy' ? 'bldy' : 'qemu', readOnly),
       ...shareGuards(this.ctx, this.appDirs, { vm, ...(tag ? { tag } : {}) }),
     };
-  }
-
-  /** Record a share change: a running VM (`live`, from `running`) needs a restart for it. */
-  private changed(vm: string, live: boolean): void {
-    if (live) this.store.vms.update(vm, { restartNeeded: true });
-    this.ctx.bus.emit({ type: 'vm:state', vm: this.vms.vm(vm) });
   }
 
   list(vm: string): Share[] {
@@ -77,7 +64,7 @@ export class ShareChanges {
       dataDir: this.ctx.paths.root,
       ...this.guards(vm, readOnly ?? false),
     });
-    const live = this.running(vm);
+    const live = this.pending.running(vm);
     // the layout check and the insert are one transaction, so racing adds cannot both pass
     const share = store.tx(() => {
       const existing = store.shares.list(vm);
@@ -106,7 +93,7 @@ export class ShareChanges {
       return store.shares.add(vm, { ...next, pending: live });
     });
     store.events.append('share.added', vm, { tag: share.tag, hostPath: real });
-    this.changed(vm, live);
+    this.pending.changed(vm, live);
     return publicShare(share);
   }
 
@@ -123,16 +110,16 @@ export class ShareChanges {
       vm,
       store.shares.list(vm).map((s) => (s.tag === tag ? { ...s, readOnly } : s)),
     );
-    const live = this.running(vm);
+    const live = this.pending.running(vm);
     const share = store.shares.update(vm, tag, { readOnly, pending: live || undefined });
-    this.changed(vm, live);
+    this.pending.changed(vm, live);
     return publicShare(share);
   }
 
   remove(vm: string, tag: string): void {
     this.store.shares.remove(vm, tag);
     this.store.events.append('share.removed', vm, { tag });
-    this.changed(vm, this.running(vm));
+    this.pending.changed(vm, this.pending.running(vm));
   }
 
   /** The shares of a VM as fstab lines (`oklinux share ls --fstab`), for the backend it would use. */

@@ -4,17 +4,12 @@
  * running VM is recorded as pending and applies at its next start (the VM says so: `pendingRestart`).
  * Whether the host port is free is checked at start (ports.ts), before anything boots.
  */
-import type { Port, PublishSpec, Vm } from '@contract';
+import type { Port, PublishSpec } from '@contract';
 import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import type { PortRow } from '@core/store';
+import { PendingChanges, type VmView } from './pending';
 import { DEFAULT_PORT_ADDR, portLabel, samePortSlot, toPort } from './ports';
-
-/** What port changes need of the VM lifecycle: the VM's real state, and its public view for events. */
-export interface PortVmView {
-  reconcile(name: string): void;
-  vm(name: string): Vm;
-}
 
 /**
  * Checks `spec` against the VM's network and its other ports, then records it (inside the caller's
@@ -46,26 +41,18 @@ export function addPort(ctx: EngineContext, vm: string, spec: PublishSpec, pendi
 }
 
 export class PortChanges {
+  /** A port change on a running VM applies at its next start. */
+  private readonly pending: PendingChanges;
+
   constructor(
     private readonly ctx: EngineContext,
-    private readonly vms: PortVmView,
-  ) {}
+    vms: VmView,
+  ) {
+    this.pending = new PendingChanges(ctx, vms);
+  }
 
   private get store() {
     return this.ctx.store;
-  }
-
-  /** A port change on a running VM applies at its next start. */
-  private running(vm: string): boolean {
-    this.vms.reconcile(vm);
-    const st = this.store.vms.get(vm).state;
-    return st !== 'stopped' && st !== 'crashed';
-  }
-
-  /** Record a port change: a running VM (`live`, from `running`) needs a restart for it. */
-  private changed(vm: string, live: boolean): void {
-    if (live) this.store.vms.update(vm, { restartNeeded: true });
-    this.ctx.bus.emit({ type: 'vm:state', vm: this.vms.vm(vm) });
   }
 
   list(vm: string): Port[] {
@@ -73,10 +60,10 @@ export class PortChanges {
   }
 
   add(vm: string, spec: PublishSpec): Port {
-    const live = this.running(vm);
+    const live = this.pending.running(vm);
     const port = this.store.tx(() => addPort(this.ctx, vm, spec, live));
     this.store.events.append('port.added', vm, { port: portLabel(port), guestPort: port.guestPort });
-    this.changed(vm, live);
+    this.pending.changed(vm, live);
     return toPort(port);
   }
 
@@ -102,9 +89,9 @@ export class PortChanges {
         `The VM "${vm}" publishes the host port ${hostPort} more than once (${matches.map(portLabel).join(', ')}); say which, e.g. "${matches[0]!.hostAddr}:${hostPort}/${matches[0]!.protocol}".`,
       );
     }
-    const live = this.running(vm);
+    const live = this.pending.running(vm);
     this.store.ports.remove(vm, matches[0]!.id);
     this.store.events.append('port.removed', vm, { port: portLabel(matches[0]!) });
-    this.changed(vm, live);
+    this.pending.changed(vm, live);
   }
 }
