@@ -8,6 +8,7 @@ import { EventPump } from '../../src-main/electron/events';
 import { menuTemplate } from '../../src-main/electron/menu';
 import { createQuitHandler, quitQuestion, type QuitDeps } from '../../src-main/electron/quit';
 import { electronLauncher, supervisePlanArg } from '../../src-main/electron/supervise';
+import { sampleVm } from '../helpers/sample-vm';
 import { tmpDir } from '../helpers/tmp';
 
 const t = tmpDir('oklinux-electron-parts-');
@@ -90,25 +91,7 @@ describe('progress bar and notifications', () => {
   });
   const vm = (name: string, state: Vm['state'], lastError: string | null = null): AppEvent => ({
     type: 'vm:state',
-    vm: {
-      name,
-      image: 'img',
-      cpus: 1,
-      memoryMiB: 512,
-      append: '',
-      backend: 'auto',
-      accel: 'auto',
-      net: 'nat',
-      state,
-      pid: null,
-      startedAt: null,
-      exitCode: state === 'crashed' ? 137 : null,
-      exitSignal: null,
-      lastError,
-      rootDir: null,
-      managedRoot: null,
-      pendingRestart: false,
-    },
+    vm: sampleVm(name, { image: 'img', state, exitCode: state === 'crashed' ? 137 : null, lastError }),
   });
 
   it('follows the downloads in flight and hides when they end', () => {

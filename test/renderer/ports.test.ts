@@ -2,52 +2,15 @@
 // The VM detail shows the VM's network and its published ports: each row with what waits for the next
 // start and whether the network can reach it, a form that publishes one (127.0.0.1 unless another address
 // is written, which it flags before sending), and Remove. The new-VM form sends the network chosen.
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import type { AppEvent, OkLinuxApi, Port, Vm } from '@contract';
-import type { Bridge } from '@renderer/lib/bridge';
-import App from '@renderer/App.svelte';
+import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { sampleVm } from '../helpers/sample-vm';
 
-afterEach(() => {
-  cleanup();
-  history.replaceState(null, '', '/');
-});
+useAppDom();
 
-HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
-globalThis.ResizeObserver ??= class {
-  observe(): void {}
-  unobserve(): void {}
-  disconnect(): void {}
-} as unknown as typeof ResizeObserver;
-window.matchMedia ??= ((query: string) => ({
-  matches: false,
-  media: query,
-  addEventListener: () => undefined,
-  removeEventListener: () => undefined,
-  addListener: () => undefined,
-  removeListener: () => undefined,
-})) as unknown as typeof window.matchMedia;
-
-const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
-  name,
-  image: 'oklinux',
-  cpus: 1,
-  memoryMiB: 512,
-  append: '',
-  backend: 'auto',
-  accel: 'auto',
-  net: 'nat',
-  state: 'stopped',
-  pid: null,
-  startedAt: null,
-  exitCode: null,
-  exitSignal: null,
-  lastError: null,
-  rootDir: null,
-  managedRoot: null,
-  pendingRestart: false,
-  ...over,
-});
+const vm = sampleVm;
 
 function fakeEngine(vms: Vm[]) {
   const ports: Port[] = [
@@ -103,22 +66,10 @@ function fakeEngine(vms: Vm[]) {
     console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
     onEvent: (_l: (e: AppEvent) => void) => () => undefined,
   } as unknown as OkLinuxApi;
-  const bridge: Bridge = {
-    api,
-    kind: 'browser',
-    pathForFile: null,
-    pickFolders: null,
-    connection: { state: () => ({ status: 'open' }), onState: () => () => undefined, reconnectNow: () => undefined },
-    tokenMissing: false,
-  };
-  return { bridge, calls };
+  return { bridge: browserBridge(api), calls };
 }
 
-async function renderVm(name: string, engine: ReturnType<typeof fakeEngine>) {
-  history.replaceState(null, '', `/#/vms/${name}`);
-  render(App, { props: { bridge: engine.bridge } });
-  await waitFor(() => expect(screen.getByTestId('view-vm')).toBeTruthy());
-}
+const renderVm = (name: string, engine: ReturnType<typeof fakeEngine>) => renderApp(`#/vms/${name}`, engine.bridge);
 
 describe('VM detail: network and ports', () => {
   it('shows the network and each port, flagging one reachable from the network and one waiting for a start', async () => {
@@ -166,8 +117,7 @@ describe('VM detail: network and ports', () => {
 describe('new VM form', () => {
   it('offers NAT by default and sends the network chosen', async () => {
     const engine = fakeEngine([vm('web')]);
-    history.replaceState(null, '', '/#/vms');
-    render(App, { props: { bridge: engine.bridge } });
+    await renderApp('#/vms', engine.bridge);
     await fireEvent.click(await screen.findByTestId('new-vm'));
     const net = (await screen.findByTestId('new-vm-net')) as HTMLSelectElement;
     expect(net.value).toBe('nat');

@@ -2,33 +2,14 @@
 // The engine's warnings reach people: `warning` events show an app-wide banner (dismissible, announced as
 // alerts), the VM detail lists the warnings of that VM's latest start only, and the engine's standing notices
 // (system:doctor warnings) join the banner at connection, once.
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import type { AppEvent, DoctorReport, OkLinuxApi, Vm } from '@contract';
-import type { Bridge, ConnectionState } from '@renderer/lib/bridge';
-import App from '@renderer/App.svelte';
+import type { ConnectionState } from '@renderer/lib/bridge';
+import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { sampleVm } from '../helpers/sample-vm';
 
-afterEach(() => {
-  cleanup();
-  history.replaceState(null, '', '/');
-});
-
-// xterm (the console in the VM detail) measures its box: jsdom has no layout, so give it the browser APIs
-// it calls (a canvas it can do without); what it draws is not looked at here.
-HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
-globalThis.ResizeObserver ??= class {
-  observe(): void {}
-  unobserve(): void {}
-  disconnect(): void {}
-} as unknown as typeof ResizeObserver;
-window.matchMedia ??= ((query: string) => ({
-  matches: false,
-  media: query,
-  addEventListener: () => undefined,
-  removeEventListener: () => undefined,
-  addListener: () => undefined,
-  removeListener: () => undefined,
-})) as unknown as typeof window.matchMedia;
+useAppDom();
 
 const ROOT_RW =
   'The VM "dev" has writable shares (/home/ana/src). okLinux runs as root (euid 0), so a guest can make ' +
@@ -39,26 +20,8 @@ const ROOT_DIR =
 const TIGHTENED =
   'okLinux tightened the permissions of /home/ana/.local/share/oklinux (was 0755) so other users cannot read it';
 
-const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
-  name,
-  image: 'oklinux',
-  cpus: 1,
-  memoryMiB: 512,
-  append: '',
-  backend: 'auto',
-  accel: 'auto',
-  net: 'nat',
-  state: 'running',
-  pid: 100,
-  startedAt: '2025-01-01T10:00:00.000Z',
-  exitCode: null,
-  exitSignal: null,
-  lastError: null,
-  rootDir: null,
-  managedRoot: null,
-  pendingRestart: false,
-  ...over,
-});
+const vm = (name: string, over: Partial<Vm> = {}): Vm =>
+  sampleVm(name, { state: 'running', pid: 100, startedAt: '2025-01-01T10:00:00.000Z', ...over });
 
 /** An engine stand-in: VMs `dev` and `web`, an event stream the test drives, and a connection it can drop. */
 function fakeEngine(notices: string[] = []) {
@@ -89,21 +52,14 @@ function fakeEngine(notices: string[] = []) {
       return () => listeners.delete(l);
     },
   } as unknown as OkLinuxApi;
-  const bridge: Bridge = {
-    api,
-    kind: 'browser',
-    pathForFile: null,
-    pickFolders: null,
-    connection: {
-      state: () => state,
-      onState: (l) => {
-        stateListeners.add(l);
-        return () => stateListeners.delete(l);
-      },
-      reconnectNow: () => undefined,
+  const bridge = browserBridge(api, {
+    state: () => state,
+    onState: (l) => {
+      stateListeners.add(l);
+      return () => stateListeners.delete(l);
     },
-    tokenMissing: false,
-  };
+    reconnectNow: () => undefined,
+  });
   return {
     bridge,
     emit: (e: AppEvent) => listeners.forEach((l) => l(e)),
@@ -115,18 +71,12 @@ function fakeEngine(notices: string[] = []) {
   };
 }
 
-async function renderApp(hash: string, engine: ReturnType<typeof fakeEngine>) {
-  history.replaceState(null, '', `/${hash}`);
-  render(App, { props: { bridge: engine.bridge } });
-  await waitFor(() => expect(screen.getByTestId(hash === '#/vms' ? 'view-vms' : 'view-vm')).toBeTruthy());
-}
-
 const bannerTexts = (): string[] => screen.queryAllByTestId('warning').map((w) => w.textContent ?? '');
 
 describe('warning banner', () => {
   it('a warning event shows an alert naming it; Dismiss hides it', async () => {
     const engine = fakeEngine();
-    await renderApp('#/vms', engine);
+    await renderApp('#/vms', engine.bridge);
     expect(screen.queryByTestId('warning-banner')).toBeNull();
 
     engine.emit({ type: 'warning', vm: 'dev', message: ROOT_RW });
@@ -141,7 +91,7 @@ describe('warning banner', () => {
 
   it('stacks different warnings once each, dismisses one or all', async () => {
     const engine = fakeEngine();
-    await renderApp('#/vms', engine);
+    await renderApp('#/vms', engine.bridge);
     engine.emit({ type: 'warning', vm: 'dev', message: ROOT_RW });
     engine.emit({ type: 'warning', vm: 'web', message: ROOT_DIR });
     engine.emit({ type: 'warning', vm: 'dev', message: ROOT_RW }); // the same again: not stacked
@@ -159,7 +109,7 @@ describe('warning banner', () => {
 
   it("shows the engine's notices (system:doctor warnings) at connection, and not again once dismissed", async () => {
     const engine = fakeEngine([TIGHTENED]);
-    await renderApp('#/vms', engine);
+    await renderApp('#/vms', engine.bridge);
     await waitFor(() => expect(bannerTexts()).toEqual([expect.stringContaining(TIGHTENED)]));
     await fireEvent.click(screen.getByRole('button', { name: 'Dismiss warning' }));
     expect(screen.queryByTestId('warning-banner')).toBeNull();
@@ -175,7 +125,7 @@ describe('warning banner', () => {
 describe('VM detail warnings', () => {
   it("lists the warnings of its own VM only, as a status, and they stay after the banner's are dismissed", async () => {
     const engine = fakeEngine();
-    await renderApp('#/vms/dev', engine);
+    await renderApp('#/vms/dev', engine.bridge);
     expect(screen.queryByTestId('vm-warnings')).toBeNull();
 
     engine.emit({ type: 'warning', vm: 'web', message: ROOT_DIR });
@@ -196,7 +146,7 @@ describe('VM detail warnings', () => {
 
   it("keeps only the latest start's warnings: a new start drops the earlier ones", async () => {
     const engine = fakeEngine();
-    await renderApp('#/vms/dev', engine);
+    await renderApp('#/vms/dev', engine.bridge);
     engine.emit({ type: 'warning', vm: 'dev', message: ROOT_RW });
     await screen.findByTestId('vm-warnings');
 

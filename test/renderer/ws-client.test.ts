@@ -4,26 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AppEvent, Vm } from '@contract';
 import { createWsClient, type ConnectionState, type WsClient } from '@renderer/lib/ws-client';
+import { sampleVm } from '../helpers/sample-vm';
 
-const vm: Vm = {
-  name: 'dev',
-  image: 'kernel-6.6.1-abc',
-  cpus: 2,
-  memoryMiB: 1024,
-  append: '',
-  backend: 'auto',
-  accel: 'auto',
-  net: 'nat',
-  state: 'running',
-  pid: 42,
-  startedAt: null,
-  exitCode: null,
-  exitSignal: null,
-  lastError: null,
-  rootDir: null,
-  managedRoot: null,
-  pendingRestart: false,
-};
+const vm: Vm = sampleVm('dev', { image: 'kernel-6.6.1-abc', cpus: 2, memoryMiB: 1024, state: 'running', pid: 42 });
 
 interface Frame {
   id: number;
