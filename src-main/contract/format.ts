@@ -1,14 +1,20 @@
 /** Human formatting shared by the CLI and the UI: sizes, rates, ETAs. */
 
-export function formatBytes(n: number | null | undefined): string {
+/**
+ * A size for people: decimal units by default (`12 MB`, as downloads and images show), or with `binary`
+ * powers of 1024 (`4.0 KiB`, `512 bytes`), as limits and free disk space are said. Unknown is `?`.
+ */
+export function formatBytes(n: number | null | undefined, opts: { binary?: boolean } = {}): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '?';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const step = opts.binary ? 1024 : 1000;
+  const units = opts.binary ? ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] : ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
+  while (v >= step && i < units.length - 1) {
+    v /= step;
     i++;
   }
+  if (opts.binary) return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
   return `${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 

@@ -54,5 +54,9 @@ describe('download progress for people', () => {
     expect(formatBytes(999)).toBe('999 B');
     expect(formatBytes(1_500_000_000)).toBe('1.5 GB');
     expect(formatBytes(null)).toBe('?');
+    // binary, as limits and free disk space are said
+    expect(formatBytes(512, { binary: true })).toBe('512 bytes');
+    expect(formatBytes(4096, { binary: true })).toBe('4.0 KiB');
+    expect(formatBytes(10 * 1024 ** 3, { binary: true })).toBe('10.0 GiB');
   });
 });

@@ -1,16 +1,5 @@
+import { formatBytes } from '@contract/format';
 import { needArgs, withEngine, type Command } from '../framework';
-
-function bytes(n: number | null): string {
-  if (n === null) return 'unknown';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
 
 export const doctorCommand: Command = {
   name: 'doctor',
@@ -27,7 +16,7 @@ export const doctorCommand: Command = {
         `vmm          ${r.vmm.chosen ? `${r.vmm.chosen} at ${r.vmm.path}` : 'none'}: ${r.vmm.reason}`,
         `data dir     ${r.dataDir}`,
         `schema       v${r.schemaVersion}`,
-        `free disk    ${bytes(r.freeDiskBytes)}`,
+        `free disk    ${r.freeDiskBytes === null ? 'unknown' : formatBytes(r.freeDiskBytes, { binary: true })}`,
         `user         ${r.runningAsRoot ? 'root (euid 0)' : 'not root'}`,
         ...r.warnings.map((w) => `warning      ${w}`),
       ].join('\n'),

@@ -9,7 +9,8 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OkError } from '@contract/errors';
 import { normalizeMember, quote } from './paths';
-import { FILE_TYPES, describeType, formatBytes, memberError, tempBeside, untar } from './tar';
+import { formatBytes } from '@contract/format';
+import { FILE_TYPES, describeType, memberError, tempBeside, untar } from './tar';
 
 export interface ExtractMemberOptions {
   /** Largest member accepted; default 256 MiB. */
@@ -48,7 +49,7 @@ export async function extractMember(
         problem = memberError(
           archive,
           path,
-          `it is ${formatBytes(entry.size)}, over the ${formatBytes(maxBytes)} limit`,
+          `it is ${formatBytes(entry.size, { binary: true })}, over the ${formatBytes(maxBytes, { binary: true })} limit`,
         );
       }
       if (problem) return false;

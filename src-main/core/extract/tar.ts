@@ -61,14 +61,3 @@ export function describeType(type: string): string {
   };
   return names[type] ?? (FILE_TYPES.has(type) ? 'regular file' : type);
 }
-
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]}`;
-}

@@ -34,7 +34,8 @@ import { chmod, lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promi
 import { basename, join } from 'node:path';
 import { OkError } from '@contract/errors';
 import { normalizeMember, quote } from './paths';
-import { FILE_TYPES, describeType, formatBytes, memberError, tempBeside, untar } from './tar';
+import { formatBytes } from '@contract/format';
+import { FILE_TYPES, describeType, memberError, tempBeside, untar } from './tar';
 
 export interface ExtractTreeOptions {
   /** Largest single file; default 2 GiB. */
@@ -130,11 +131,15 @@ export async function extractTree(
       default: {
         if (!FILE_TYPES.has(type)) return fail(`unsupported member type ${type}`);
         if (size > maxMember) {
-          return fail(`it is ${formatBytes(size)}, over the ${formatBytes(maxMember)} limit per file`);
+          return fail(
+            `it is ${formatBytes(size, { binary: true })}, over the ${formatBytes(maxMember, { binary: true })} limit per file`,
+          );
         }
         bytes += size;
         if (bytes > maxTotal) {
-          return fail(`the files reach ${formatBytes(bytes)} here, over the ${formatBytes(maxTotal)} limit`);
+          return fail(
+            `the files reach ${formatBytes(bytes, { binary: true })} here, over the ${formatBytes(maxTotal, { binary: true })} limit`,
+          );
         }
         regular.add(path);
         modes.push({ path, mode: (mode ?? 0o644) & 0o7777 });
