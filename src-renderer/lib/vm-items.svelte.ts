@@ -9,6 +9,8 @@ export class VmItems<T> {
   items = $state<T[] | null>(null);
   error = $state<string | null>(null);
   busy = $state(false);
+  /** Whether `error` came from loading (cleared by the next load) rather than from an action. */
+  private loadFailed = false;
 
   constructor(
     private readonly vmName: () => string,
@@ -19,12 +21,15 @@ export class VmItems<T> {
     });
   }
 
+  /** Reloads the list. Clears a load error, never the error of an action (`act` keeps it until the next one). */
   async load(name: string): Promise<void> {
     try {
       this.items = await this.list(name);
-      this.error = null;
+      if (this.loadFailed) this.error = null;
+      this.loadFailed = false;
     } catch (e) {
       this.error = errorMessage(e);
+      this.loadFailed = true;
     }
   }
 
@@ -37,6 +42,7 @@ export class VmItems<T> {
       return true;
     } catch (e) {
       this.error = errorMessage(e);
+      this.loadFailed = false;
       return false;
     } finally {
       this.busy = false;

@@ -10,7 +10,7 @@ import { sampleVm } from '../helpers/sample-vm';
 
 useAppDom();
 
-function fakeEngine(listError?: OkError) {
+function fakeEngine(listError?: OkError, removeError?: OkError) {
   const shares: Share[] = [
     { vm: 'dev', tag: 'src', hostPath: '/home/ana/src', guestPath: '/mnt/src', readOnly: false, pending: false },
     { vm: 'dev', tag: 'new', hostPath: '/home/ana/new', guestPath: '/mnt/new', readOnly: true, pending: true },
@@ -38,6 +38,7 @@ function fakeEngine(listError?: OkError) {
         return s;
       },
       remove: async ({ tag }: { tag: string }) => {
+        if (removeError) throw removeError;
         shares.splice(
           shares.findIndex((s) => s.tag === tag),
           1,
@@ -74,6 +75,21 @@ describe('VM detail: shared folders', () => {
     await fireEvent.click(within(row('src')).getByTestId('share-remove'));
     await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(1));
     expect(row('new')).toBeTruthy();
+  });
+
+  it('a refused Remove stays on screen after the list is read again, naming why', async () => {
+    const engine = fakeEngine(
+      undefined,
+      new OkError('CONFLICT', 'The VM "dev" is starting; try again when it is running.'),
+    );
+    await renderApp('#/vms/dev', engine.bridge);
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(2));
+    const before = engine.lists();
+    await fireEvent.click(within(row('src')).getByTestId('share-remove'));
+    await waitFor(() => expect(engine.lists()).toBeGreaterThan(before));
+    const alert = await within(screen.getByTestId('shares')).findByRole('alert');
+    expect(alert.textContent).toContain('is starting; try again');
+    expect(screen.getAllByTestId('share-row')).toHaveLength(2);
   });
 
   it('a list the engine refuses is shown, naming the problem', async () => {
