@@ -98,8 +98,10 @@ describe('oklinux stop powers the guest off cleanly', () => {
       const down = await engine.invoke('vms:stop', { name: 'sh' });
       const secs = (Date.now() - started) / 1000;
       console.log(`stop to stopped (asked during boot): ${secs.toFixed(2)} s`);
+      // powered off by the guest (its poweroff line, below) before the grace period (30 s) would end it; how long
+      // that takes is how long the boot takes, which on a loaded machine was 25 s (logged above)
       expect(down.state).toBe('stopped');
-      expect(secs).toBeLessThan(20);
+      expect(secs).toBeLessThan(30);
       expect((await cli('logs', 'sh')).stdout).toMatch(/oklinux-init: ready[^]*oklinux-init: poweroff/);
     } finally {
       await engine.close();
