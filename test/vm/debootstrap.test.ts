@@ -238,8 +238,9 @@ describe(`a debootstrap root (Debian ${SUITE}, --variant=${VARIANT}) as --root-d
     console.log(`stop to stopped (debootstrap root, Debian kernel, oklinux stop): ${secs.toFixed(2)} s (${steps})`);
     // The guest powered itself off (the lines below, exit with no signal), well before the 30 s grace period
     // that a guest ignoring the button waits out. The under-5 s goal is held on okLinux's own kernel (stop.test.ts);
-    // here Debian's kernel and dash under TCG took 2.1-2.4 s on a quiet machine and 6.3 s with both cores loaded.
-    expect(secs, steps).toBeLessThan(15);
+    // here Debian's kernel and dash under TCG took 2.1-2.4 s on a quiet machine, 6.3 s with both cores loaded, and
+    // 13.8 s (the poweroff line at 7.2 s: the dev CLI's start is in it) at a load average of 14 on 2 cores.
+    expect(secs, steps).toBeLessThan(25);
     const log = (await cli('logs', 'deb')).stdout.split('---- VM started').pop()!;
     expect(log).toMatch(/oklinux-init: poweroff[\r\n]+[\s\S]*reboot: Power down/);
   });
