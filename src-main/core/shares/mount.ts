@@ -40,9 +40,16 @@ export function fstabLine(share: MountedShare): string {
   return `${share.tag} ${share.guestPath} 9p ${share.mountOptions},_netdev,nofail 0 0`;
 }
 
-/** Kernel parameters that boot from the 9p root share. */
-export function rootParams(backend: VmmBackend, tag: string = ROOT_TAG): string {
-  return `root=${tag} rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=${msizeFor(backend)},cache=mmap rw`;
+/** The 9p cache modes of the Linux client (`cache=`); fscache needs CONFIG_9P_FSCACHE. */
+export const P9_CACHE_MODES = ['none', 'readahead', 'mmap', 'loose', 'fscache'] as const;
+export type P9CacheMode = (typeof P9_CACHE_MODES)[number];
+
+/** The 9p root's cache mode (`npm run bench:root` measures each). */
+export const ROOT_CACHE: P9CacheMode = 'mmap';
+
+/** Kernel parameters that boot from the 9p root share (`cache` for benchmarks; the default is ROOT_CACHE). */
+export function rootParams(backend: VmmBackend, tag: string = ROOT_TAG, cache: P9CacheMode = ROOT_CACHE): string {
+  return `root=${tag} rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=${msizeFor(backend)},cache=${cache} rw`;
 }
 
 /**
