@@ -156,10 +156,10 @@ describe('mount options', () => {
 
   it('builds the root parameters', () => {
     expect(rootParams('bldy')).toBe(
-      'root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=65560,cache=mmap rw',
+      'root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=65560,cache=loose rw',
     );
     expect(rootParams('qemu', 'r')).toBe(
-      'root=r rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw',
+      'root=r rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose rw',
     );
   });
 });

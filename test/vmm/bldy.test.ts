@@ -138,7 +138,7 @@ describe('bldyArgv (golden)', () => {
       '-p',
       'quiet',
       '-p',
-      'root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=65560,cache=mmap rw',
+      'root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=65560,cache=loose rw',
       '-p',
       `oklinux.mount=src:/mnt/src:${RW}`,
       '-s',

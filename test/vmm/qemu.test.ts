@@ -214,7 +214,7 @@ describe('qemuArgv (golden)', () => {
       '-kernel',
       '/k,1:2/bz Image',
       '-append',
-      'console=ttyS0 quiet loglevel=4 root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=mmap rw ' +
+      'console=ttyS0 quiet loglevel=4 root=oklinux-root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose rw ' +
         `oklinux.mount=odd:/mnt/odd:${RO}`,
       '-chardev',
       'stdio,id=con0,signal=off',
