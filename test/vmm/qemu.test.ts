@@ -140,6 +140,22 @@ describe('qemuArgv (golden)', () => {
     );
   });
 
+  it('tap:NAME: a tap netdev with no helper scripts; the guest asks DHCP with no static fallback; no forwards', () => {
+    const argv = qemuArgv(spec({ net: { mode: 'tap:okt0' } }));
+    expect(argv.slice(-4)).toEqual([
+      '-netdev',
+      'tap,id=n0,ifname=okt0,script=no,downscript=no',
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 quiet loglevel=4 oklinux.net=eth0:::');
+    const forwards = [{ protocol: 'tcp' as const, hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 }];
+    expect(failure(() => qemuArgv(spec({ net: { mode: 'tap:okt0', forwards } }))).message).toMatch(
+      /TAP device okt0 cannot publish ports/,
+    );
+    expect(failure(() => qemuArgv(spec({ net: { mode: 'tap:bad,name' } }))).message).toMatch(/may only have letters/);
+  });
+
   it('the network parameter comes after the root share, before the shares', () => {
     const s = spec({
       net: { mode: 'nat' },

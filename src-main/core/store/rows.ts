@@ -62,7 +62,7 @@ export function vmFromRaw(r: Raw): VmRow {
     append: r.extra_cmdline as string,
     backend: r.backend as VmRow['backend'],
     accel: r.accel as VmRow['accel'],
-    net: r.net as VmRow['net'],
+    net: (r.net_tap ? `tap:${r.net_tap as string}` : r.net) as VmRow['net'],
     state: r.state as VmRow['state'],
     pid: (r.pid as number | null) ?? null,
     supervisorPid: (r.supervisor_pid as number | null) ?? null,

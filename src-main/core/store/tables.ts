@@ -40,10 +40,23 @@ export function vmTable(store: StoreCore) {
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, net_tap, root_dir, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.net, v.rootDir, now());
+          .run(
+            v.name,
+            v.image,
+            v.cpus,
+            v.memoryMiB,
+            v.append,
+            v.backend,
+            v.accel,
+            // a TAP is stored as net 'none' plus its name (migration 6)
+            v.net.startsWith('tap:') ? 'none' : v.net,
+            v.net.startsWith('tap:') ? v.net.slice(4) : null,
+            v.rootDir,
+            now(),
+          );
         return t.get(v.name);
       }),
     /** Update runtime columns. */
