@@ -163,8 +163,22 @@ export const Share = z.object({
   guestPath: z.string(),
   /** Changed while the VM runs: takes effect at its next start. */
   pending: z.boolean(),
+  /**
+   * A remote 9p share (its `hostPath` is then its URL, `9p://HOST:PORT/ANAME`): how its mount went in
+   * the running VM. `idle`: the VM is not running (or the share applies at its next start); `mounting`:
+   * booting; `mounted`; `unreachable`: the server could not be reached (`problem` says why); `failed`: the
+   * server answered but the mount failed.
+   */
+  remote: z
+    .object({
+      url: z.string(),
+      state: z.enum(['idle', 'mounting', 'mounted', 'unreachable', 'failed']),
+      problem: z.string().nullable(),
+    })
+    .optional(),
 });
 export type Share = z.infer<typeof Share>;
+export type RemoteShareState = NonNullable<Share['remote']>['state'];
 
 export const PortProtocol = z.enum(['tcp', 'udp']);
 export const PortNumber = z

@@ -28,6 +28,7 @@
  */
 import { OkError } from '@contract/errors';
 import { BACKEND_FACTS } from './facts';
+import { shellQuote } from '@core/remote/guest';
 import type { NetKind, NetMode, NetSpec } from './types';
 
 export const SLIRP_GUEST_CIDR = '10.0.2.15/24';
@@ -133,6 +134,12 @@ export function qemuNetArgs(net: NetSpec): string[] {
   const restrict = net.mode === 'restricted' ? ',restrict=on' : '';
   // the guest address is left out: slirp forwards to the address its DHCP gave (10.0.2.15)
   const fwds = (net.forwards ?? []).map((f) => `,hostfwd=${f.protocol}:${f.hostAddr}:${f.hostPort}-:${f.guestPort}`);
+  // the remote-share relay: QEMU runs the command once per guest connection, on its stdio; the command
+  // line is split shell-style (quoted here), and ',' is doubled inside QEMU's option string
+  for (const g of net.guestForwards ?? []) {
+    const cmd = g.command.map(shellQuote).join(' ').replaceAll(',', ',,');
+    fwds.push(`,guestfwd=tcp:${g.guestAddr}:${g.guestPort}-cmd:${cmd}`);
+  }
   return [
     '-netdev',
     `user,id=${NETDEV_ID}${restrict}${fwds.join('')}`,

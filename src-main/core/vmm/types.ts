@@ -84,4 +84,9 @@ export interface VmSpec {
   rootShare?: RootShareSpec;
   /** Absent: no network device and no `oklinux.net=` parameter (the guest's network is left alone). */
   net?: NetSpec;
+  /**
+   * Remote 9p shares, mounted by the guest over the network through the relay (core/remote/guest.ts): the
+   * Nth is `oklinux.remote=…` at the relay address's port base+N, which `net.guestForwards[N]` relays.
+   */
+  remoteShares?: { tag: string; guestPath: string; url: string; readOnly: boolean }[];
 }
