@@ -28,6 +28,8 @@ const median = (xs) => {
 };
 
 const work = fs.mkdtempSync('/tmp/oklinux-bench-net-');
+// Linux's 9p client attaches first as "nobody": diod's export must be reachable by others
+fs.chmodSync(work, 0o755);
 const home = path.join(work, 'home');
 const env = vmEnv(home);
 const cli = async (...args) => {

@@ -28,6 +28,10 @@ let rw: Diod;
 let ro: Diod;
 
 beforeAll(async () => {
+  // Linux's 9p client attaches first as "nobody" (n_uname -1; later attaches carry each guest user's
+  // uid), and diod checks that user's access: the path to an export must be traversable by others, as
+  // on a real server, not only by the owner of the test's private temp folder
+  fs.chmodSync(t.dir, 0o755);
   fs.mkdirSync(rwDir);
   fs.mkdirSync(roDir);
   fs.writeFileSync(path.join(rwDir, 'hello.txt'), 'written on the host\n');
