@@ -10,7 +10,8 @@
 //   10.0.2.2) against the host's curl of the same URL (throughput ratio).
 // Each guest read runs after drop_caches and is timed in the guest with /proc/uptime (10 ms); every figure
 // is the median of BENCH_ROUNDS (default 3) runs. MB is 10^6 bytes.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Engine } from '../src-main/core/engine.ts';
@@ -83,10 +84,18 @@ try {
     remote.push(mbs(await timed('cat /mnt/rem/f > /dev/null')));
     local.push(mbs(await timed('cat /mnt/loc/f > /dev/null')));
     wget.push(mbs(await timed(`wget -q -O /dev/null http://10.0.2.2:${httpPort}/f`)));
-    const c = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', `${http.origin}/f`], {
-      encoding: 'utf8',
-    });
-    if (c.status !== 0) throw new Error(`curl failed: ${c.stderr}`);
+    // async: the HTTP server runs in this process, so a blocking spawn would never be answered
+    const { stdout } = await promisify(execFile)('curl', [
+      '-sS',
+      '--max-time',
+      '120',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{time_total}',
+      `${http.origin}/f`,
+    ]);
+    const c = { stdout };
     curl.push(mbs(Number(c.stdout)));
     console.error(
       `round ${r + 1}: remote ${remote.at(-1).toFixed(1)}, local ${local.at(-1).toFixed(1)}, wget ${wget.at(-1).toFixed(1)}, curl ${curl.at(-1).toFixed(1)} MB/s`,
