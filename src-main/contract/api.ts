@@ -48,6 +48,7 @@ export interface OkLinuxApi {
   shares: {
     list: Op<'shares:list'>;
     add: Op<'shares:add'>;
+    addRemote: Op<'shares:addRemote'>;
     update: Op<'shares:update'>;
     remove: Op<'shares:remove'>;
     fstab: Op<'shares:fstab'>;

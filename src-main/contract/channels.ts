@@ -134,6 +134,19 @@ export const contract = {
       .strict(),
     output: S.Share,
   },
+  /** A remote 9p share, `9p://HOST[:PORT]/ANAME` (port 564 by default), mounted by the guest over the VM's network. */
+  'shares:addRemote': {
+    input: z
+      .object({
+        vm: S.VmName,
+        url: z.string().min(1).max(1024),
+        readOnly: z.boolean().optional(),
+        tag: S.ShareTag.optional(),
+        guestPath: S.GuestPath.optional(),
+      })
+      .strict(),
+    output: S.Share,
+  },
   'shares:update': {
     input: z.object({ vm: S.VmName, tag: S.ShareTag, readOnly: z.boolean() }).strict(),
     output: S.Share,

@@ -20,8 +20,30 @@ export const AccelSetting = z.enum(['auto', 'kvm', 'tcg']);
  * 10.0.2.2 and, through the host, the outside), `restricted` (the same device, but no traffic leaves
  * the VM except explicit forwards), `none` (no network device).
  */
-export const NetMode = z.enum(['nat', 'none', 'restricted']);
-export type NetMode = z.infer<typeof NetMode>;
+/**
+ * `tap:NAME` (bldy and QEMU): a TAP device the user made (`ip tuntap add dev NAME mode tap user USER`, as
+ * root); its addressing is the user's. NAME is a Linux interface name: 1-15 bytes (IFNAMSIZ) of letters,
+ * digits, ".", "-", "_".
+ */
+export const TapName = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/, 'a TAP name is 1-15 letters, digits, ".", "-" or "_" (e.g. tap0)');
+export type NetMode = 'nat' | 'none' | 'restricted' | `tap:${string}`;
+/** What is wrong with a network mode, naming the forms (null when it is one). */
+export function netModeProblem(v: string): string | null {
+  if (v === 'nat' || v === 'none' || v === 'restricted') return null;
+  if (!v.startsWith('tap:')) return `unknown network "${v}": use nat, restricted, none or tap:NAME`;
+  const name = v.slice(4);
+  if (new TextEncoder().encode(name).length > 15)
+    return `the TAP name "${name}" is longer than 15 bytes, Linux's limit for interface names (IFNAMSIZ): shorten it`;
+  if (!TapName.safeParse(name).success)
+    return `the TAP name "${name}" may only have letters, digits, ".", "-" and "_", not starting with "." or "-" (e.g. tap:tap0)`;
+  return null;
+}
+export const NetMode = z.string().superRefine((v, ctx) => {
+  const problem = netModeProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}) as unknown as z.ZodType<NetMode, NetMode>;
 export const ShareTag = z.string().regex(/^[A-Za-z0-9_-]{1,31}$/, 'a tag is 1-31 bytes of letters, digits, "-" or "_"');
 export const AbsPath = z
   .string()
@@ -141,8 +163,22 @@ export const Share = z.object({
   guestPath: z.string(),
   /** Changed while the VM runs: takes effect at its next start. */
   pending: z.boolean(),
+  /**
+   * A remote 9p share (its `hostPath` is then its URL, `9p://HOST:PORT/ANAME`): how its mount went in
+   * the running VM. `idle`: the VM is not running (or the share applies at its next start); `mounting`:
+   * booting; `mounted`; `unreachable`: the server could not be reached (`problem` says why); `failed`: the
+   * server answered but the mount failed.
+   */
+  remote: z
+    .object({
+      url: z.string(),
+      state: z.enum(['idle', 'mounting', 'mounted', 'unreachable', 'failed']),
+      problem: z.string().nullable(),
+    })
+    .optional(),
 });
 export type Share = z.infer<typeof Share>;
+export type RemoteShareState = NonNullable<Share['remote']>['state'];
 
 export const PortProtocol = z.enum(['tcp', 'udp']);
 export const PortNumber = z
@@ -219,6 +255,8 @@ export const DoctorReport = z.object({
   runningAsRoot: z.boolean(),
   /** Things to tell people: running as root, permissions tightened at startup. */
   warnings: z.array(z.string()),
+  /** How VM networks work on this machine: NAT is QEMU's; bldy needs a TAP, and how to make one. */
+  network: z.array(z.string()).optional(),
 });
 export type DoctorReport = z.infer<typeof DoctorReport>;
 

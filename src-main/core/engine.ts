@@ -61,6 +61,20 @@ export function defaultLauncher(): SupervisorLauncher {
   };
 }
 
+/**
+ * The remote-share relay client QEMU's guestfwd runs per guest connection: this runtime (node, or the
+ * Electron binary as node) on a small script of the app's resources. No secret: the relay socket is in
+ * the VM's private socket folder.
+ */
+export function relayClientArgv(resources: string): string[] {
+  return [
+    '/usr/bin/env',
+    'ELECTRON_RUN_AS_NODE=1',
+    process.execPath,
+    path.join(resources, 'host', 'oklinux-9p-relay.mjs'),
+  ];
+}
+
 export class Engine {
   readonly ctx: EngineContext;
   readonly handlers: Handlers;
@@ -82,6 +96,7 @@ export class Engine {
       appDirs,
       resolveImage: (ref, o) => this.images.bootImage(ref, o),
       prepareRoot: rootPreparer(this.ctx, resources),
+      relayClient: relayClientArgv(resources),
     });
     const parts: EngineParts = {
       ctx: this.ctx,

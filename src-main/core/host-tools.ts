@@ -14,6 +14,8 @@ import { promisify } from 'node:util';
 import { kvmProblem } from '@core/vmm/accel';
 import { checkProgramFile } from '@core/program-check';
 import { BACKEND_FACTS, qemuBinaryName } from '@core/vmm/facts';
+import { netKind } from '@core/vmm/net';
+import type { NetMode } from '@core/vmm/types';
 
 const run = promisify(execFile);
 
@@ -63,7 +65,7 @@ export interface VmmLookup {
   envPath?: string | undefined;
 }
 
-const QEMU_INSTALL_HINT =
+export const QEMU_INSTALL_HINT =
   'Debian/Ubuntu: "apt-get install qemu-system-x86"; Fedora: "dnf install qemu-system-x86"; macOS: "brew install qemu"';
 
 /** The bldy backend's binary: the configured path, else the bldy installed by the app, else crosvm on PATH. */
@@ -134,13 +136,13 @@ export function chooseBackend(
     /** Why /dev/kvm is unusable, or null when it is usable (see `kvmProblem`). */
     kvmProblem: string | null;
     /** The VM's network; `nat` and `restricted` need QEMU. Absent: any backend will do (doctor). */
-    net?: 'nat' | 'restricted' | 'none';
+    net?: NetMode;
   },
 ): BackendChoice {
   if (opts.backend === 'bldy') return { backend: 'bldy', ...resolveBldy(opts) };
   if (opts.backend === 'qemu') return { backend: 'qemu', ...resolveQemu(opts) };
   const qemu = resolveQemu(opts);
-  if (opts.net && !BACKEND_FACTS.bldy.networking.includes(opts.net)) {
+  if (opts.net && !BACKEND_FACTS.bldy.networking.includes(netKind(opts.net))) {
     const why = `network ${opts.net} needs user-mode networking, which bldy lacks`;
     if (qemu.kind) return { backend: 'qemu', ...qemu, reason: `${why}; ${qemu.reason}` };
     return {

@@ -36,7 +36,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform = 
 
 /** The longest unix socket path, in bytes, without its NUL (sun_path is 108 bytes on Linux, 104 elsewhere). */
 export const SOCKET_PATH_MAX = process.platform === 'linux' ? 107 : 103;
-export const SOCKET_NAMES = ['console.sock', 'qmp.sock', 'control.sock'] as const;
+export const SOCKET_NAMES = ['console.sock', 'qmp.sock', 'control.sock', 'relay.sock'] as const;
 export type SocketName = (typeof SOCKET_NAMES)[number];
 
 /**

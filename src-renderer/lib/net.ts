@@ -9,6 +9,8 @@ export function netLabel(mode: NetMode): string {
       return 'restricted network';
     case 'none':
       return 'no network';
+    default:
+      return `TAP ${mode.slice(4)}`;
   }
 }
 
@@ -21,5 +23,7 @@ export function netTitle(mode: NetMode): string {
       return 'The guest is 10.0.2.15, but no traffic leaves the VM: it cannot reach this computer or the internet.';
     case 'none':
       return 'The VM has no network device.';
+    default:
+      return `The VM is on the TAP device ${mode.slice(4)}; its address comes from your DHCP server or your own setup.`;
   }
 }

@@ -21,6 +21,18 @@ describe('oklinux doctor', () => {
     expect(r.code).toBe(0);
   });
 
+  it('explains networks: NAT VMs go to QEMU, and how to make a TAP for bldy (--net tap:NAME)', async () => {
+    const r = await runCli(['doctor'], { env: { OKLINUX_HOME: t.dir } });
+    expect(r.stdout).toMatch(/^network +nat and restricted VMs run on QEMU .*bldy refuses them/m);
+    expect(r.stdout).toMatch(
+      /^network +bldy \(and QEMU\) can use a TAP device you made, with --net tap:NAME; make it once, as root: "ip tuntap add dev tap0 mode tap user \S+" and "ip link set tap0 up"/m,
+    );
+    const report = DoctorReport.parse(
+      JSON.parse((await runCli(['doctor', '--json'], { env: { OKLINUX_HOME: t.dir } })).stdout),
+    );
+    expect(report.network?.join('\n')).toMatch(/ip addr add 192\.168\.100\.1\/24 dev tap0/);
+  });
+
   it('says when okLinux runs as root: a field, a line and a warning', async () => {
     expect(process.getuid?.(), 'CI runs as root; this checks the root warning').toBe(0);
     const json = DoctorReport.parse(

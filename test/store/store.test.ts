@@ -62,6 +62,7 @@ describe('migrations', () => {
         'images',
         'installed_vmms',
         'ports',
+        'remote_shares',
         'settings',
         'shares',
         'vms',

@@ -99,8 +99,9 @@ describe('backend choice with a bldy installed and QEMU on PATH', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       'bldy cannot give the VM "bn" its network "nat": crosvm has no user-mode networking on Linux (it needs a TAP device). ' +
-        'Use the QEMU backend (backend auto picks it for nat), or make the VM with --net none.',
+        'Use the QEMU backend (backend auto picks it for nat), make the VM with --net tap:NAME for a TAP device you made (make it once, as root: "ip tuntap add dev tap0 mode tap user $USER"',
     );
+    expect(r.stderr).toContain('or with --net none.');
     const made = await cli('create', 'bn', '--image', TEST_BUNDLE, '--backend', 'bldy', '--json');
     expect(made.code, made.stderr).toBe(0);
     expect(Vm.parse(JSON.parse(made.stdout))).toMatchObject({ backend: 'bldy', net: 'none' });

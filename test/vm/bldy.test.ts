@@ -101,6 +101,44 @@ describe('bldy argv (dry run, no bldy installed)', () => {
   });
 });
 
+describe('bldy on a TAP (dry run)', () => {
+  it('create --net tap:NAME is stored, and start gives crosvm --net tap-name=NAME; bad names, nat and ports are refused', async () => {
+    const bad = await cli(
+      'create',
+      'tbad',
+      '--image',
+      TEST_BUNDLE,
+      '--backend',
+      'bldy',
+      '--net',
+      'tap:tap0123456789abc',
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/longer than 15 bytes, Linux's limit for interface names \(IFNAMSIZ\)/);
+    const nat = await cli('create', 'tnat', '--image', TEST_BUNDLE, '--backend', 'bldy', '--net', 'nat');
+    expect(nat.code).not.toBe(0);
+    expect(nat.stderr).toMatch(/--net tap:NAME for a TAP device you made/);
+    expect((await cli('create', 't1', '--image', TEST_BUNDLE, '--backend', 'bldy', '--net', 'tap:okt0')).code).toBe(0);
+    const vms = JSON.parse((await cli('ls', '--json')).stdout) as { name: string; net: string }[];
+    expect(vms.find((v) => v.name === 't1')?.net).toBe('tap:okt0');
+    const r = await cli('start', 't1', '--dry-run', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const argv = JSON.parse(r.stdout) as string[];
+    expect(argv.slice(argv.indexOf('--serial'))).toEqual([
+      '--serial',
+      'type=stdout,hardware=serial,num=1,console,stdin',
+      '--net',
+      'tap-name=okt0',
+      '--disable-sandbox',
+      argv[argv.length - 1],
+    ]);
+    expect(argv.flatMap((a, i) => (argv[i - 1] === '-p' ? [a] : []))).toContain('oklinux.net=eth0:::');
+    const port = await cli('port', 'add', 't1', '8080:80');
+    expect(port.code).not.toBe(0);
+    expect(port.stderr).toMatch(/is on the TAP device okt0, so it cannot publish ports/);
+  });
+});
+
 describe('bldy lifecycle (stand-in VMM)', () => {
   it('starts through the configured bldy, warns when the guest prints nothing, and stops with the power button', async () => {
     const engine = new Engine({ home, env });

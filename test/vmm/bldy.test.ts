@@ -252,12 +252,72 @@ describe('bldyArgv (golden)', () => {
       expect(e.code).toBe('UNSUPPORTED');
       expect(e.message).toBe(
         `bldy cannot give the VM "dev" its network "${mode}": crosvm has no user-mode networking on Linux ` +
-          `(it needs a TAP device). Use the QEMU backend (backend auto picks it for ${mode}), or make the VM with --net none.`,
+          `(it needs a TAP device). Use the QEMU backend (backend auto picks it for ${mode}), make the VM with ` +
+          `--net tap:NAME for a TAP device you made (make it once, as root: "ip tuntap add dev tap0 mode tap user $USER" ` +
+          `and "ip link set tap0 up", then give it an address ("ip addr add 192.168.100.1/24 dev tap0") and serve DHCP ` +
+          `on it or set the guest's address yourself (add NAT with nftables/iptables for the internet)), or with --net none.`,
       );
     }
     const argv = bldyArgv(spec({ net: { mode: 'none' } }), prepared([]));
     expect(argv.filter((a) => a.startsWith('--net') || a.startsWith('--tap'))).toEqual([]);
     expect(argv.flatMap((a, i) => (argv[i - 1] === '-p' ? [a] : []))).toContain('oklinux.net=none');
+  });
+
+  it('tap:NAME is crosvm --net tap-name=NAME (golden); the guest asks DHCP on eth0 with no static fallback', () => {
+    expect(bldyArgv(spec({ net: { mode: 'tap:okt0' } }), prepared([]))).toEqual([
+      'run',
+      '-m',
+      '1024',
+      '-c',
+      '2',
+      '-p',
+      'quiet loglevel=4',
+      '-p',
+      'init=/sbin/init',
+      '-p',
+      'oklinux.net=eth0:::',
+      '-s',
+      SOCK,
+      '--serial',
+      'type=stdout,hardware=serial,num=1,console,stdin',
+      '--net',
+      'tap-name=okt0',
+      '--disable-sandbox',
+      KERNEL,
+    ]);
+    // the longest name Linux takes (IFNAMSIZ 16 with the NUL), with every allowed character
+    const argv = bldyArgv(spec({ net: { mode: 'tap:a1_b2.c3-d4e5f6' } }), prepared([]));
+    expect(argv[argv.indexOf('--net') + 1]).toBe('tap-name=a1_b2.c3-d4e5f6');
+  });
+
+  it('refuses TAP names Linux or the argv cannot take, and ports on a TAP', () => {
+    const cases: [string, RegExp][] = [
+      ['', /a TAP device needs a name: --net tap:NAME/],
+      ['tap0123456789abc', /is 16 bytes; Linux interface names are at most 15 \(IFNAMSIZ\)/],
+      ['tap,0', /may only have letters, digits/],
+      ['a=b', /may only have letters, digits/],
+      ['tap 0', /may only have letters, digits/],
+      ['-tap', /may not start with "." or "-"/],
+      ['.', /may not start with "." or "-"/],
+      ['tap/0', /may only have letters, digits/],
+    ];
+    for (const [name, msg] of cases) {
+      const e = failure(() => bldyArgv(spec({ net: { mode: `tap:${name}` } }), prepared([])));
+      expect(e.code, name).toBe('INVALID_INPUT');
+      expect(e.message, name).toMatch(msg);
+    }
+    const e = failure(() =>
+      bldyArgv(
+        spec({
+          net: {
+            mode: 'tap:tap0',
+            forwards: [{ protocol: 'tcp', hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 }],
+          },
+        }),
+        prepared([]),
+      ),
+    );
+    expect(e.message).toMatch(/cannot publish ports/);
   });
 
   it('rejects a kernel command line over 2047 bytes', () => {

@@ -140,6 +140,60 @@ describe('qemuArgv (golden)', () => {
     );
   });
 
+  it('tap:NAME: a tap netdev with no helper scripts; the guest asks DHCP with no static fallback; no forwards', () => {
+    const argv = qemuArgv(spec({ net: { mode: 'tap:okt0' } }));
+    expect(argv.slice(-4)).toEqual([
+      '-netdev',
+      'tap,id=n0,ifname=okt0,script=no,downscript=no',
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 quiet loglevel=4 oklinux.net=eth0:::');
+    const forwards = [{ protocol: 'tcp' as const, hostAddr: '127.0.0.1', hostPort: 8080, guestPort: 80 }];
+    expect(failure(() => qemuArgv(spec({ net: { mode: 'tap:okt0', forwards } }))).message).toMatch(
+      /TAP device okt0 cannot publish ports/,
+    );
+    expect(failure(() => qemuArgv(spec({ net: { mode: 'tap:bad,name' } }))).message).toMatch(/may only have letters/);
+  });
+
+  it('remote shares: one guestfwd per share to the relay client (quoted, "," doubled), and oklinux.remote= per share', () => {
+    const argv = qemuArgv(
+      spec({
+        net: {
+          mode: 'restricted',
+          guestForwards: [
+            {
+              guestAddr: '10.0.2.100',
+              guestPort: 564,
+              command: ['/usr/bin/node', '/app/relay.mjs', '/run/a b,c/relay.sock', 'data'],
+            },
+          ],
+        },
+        remoteShares: [{ tag: 'data', guestPath: '/mnt/data', url: '9p://127.0.0.1:5640/srv/data', readOnly: true }],
+      }),
+    );
+    expect(argv.slice(-4)).toEqual([
+      '-netdev',
+      "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:564-cmd:/usr/bin/node /app/relay.mjs '/run/a b,,c/relay.sock' data",
+      '-device',
+      'virtio-net-pci,netdev=n0,romfile=',
+    ]);
+    expect(argv[argv.indexOf('-append') + 1]).toBe(
+      'console=ttyS0 quiet loglevel=4 oklinux.net=eth0:10.0.2.15/24:10.0.2.2: ' +
+        'oklinux.remote=data:/mnt/data:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=/srv/data,msize=65536,ro',
+    );
+    expect(
+      failure(() =>
+        qemuArgv(
+          spec({
+            net: { mode: 'none' },
+            remoteShares: [{ tag: 'd', guestPath: '/mnt/d', url: '9p://h/x', readOnly: false }],
+          }),
+        ),
+      ).message,
+    ).toMatch(/remote shares need the VM's network to be nat or restricted, but it is none/);
+  });
+
   it('the network parameter comes after the root share, before the shares', () => {
     const s = spec({
       net: { mode: 'nat' },

@@ -18,6 +18,7 @@ export const doctorCommand: Command = {
         `schema       v${r.schemaVersion}`,
         `free disk    ${r.freeDiskBytes === null ? 'unknown' : formatBytes(r.freeDiskBytes, { binary: true })}`,
         `user         ${r.runningAsRoot ? 'root (euid 0)' : 'not root'}`,
+        ...(r.network ?? []).map((n) => `network      ${n}`),
         ...r.warnings.map((w) => `warning      ${w}`),
       ].join('\n'),
     );

@@ -1,20 +1,41 @@
 /** `oklinux share`: host folders shared with a VM over virtio-9p. */
 import path from 'node:path';
 import { OkError } from '@contract/errors';
+import { isRemoteUrl } from '@core/remote/url';
 import { needArgs, table, withEngine, type Command } from '../framework';
 
 export const shareCommand: Command = {
   name: 'share',
   usage: 'share <add|set|rm|ls> …',
-  summary: 'Share host folders with a VM over virtio-9p.',
+  summary: 'Share host folders with a VM over virtio-9p, or remote 9p servers (9p://HOST[:PORT]/ANAME).',
   sub: [
     {
       name: 'add',
-      usage: 'add <vm> <host-dir> [--ro] [--tag T] [--guest-path P]',
-      summary: 'Share a host folder; the guest mounts it at /mnt/<tag> unless --guest-path.',
+      usage: 'add <vm> <host-dir>|9p://HOST[:PORT]/ANAME [--ro] [--tag T] [--guest-path P]',
+      summary:
+        'Share a host folder, or a remote 9p server (port 564 unless given; ANAME is the path, e.g. ' +
+        '9p://127.0.0.1:5640/srv/data), which the guest mounts over its network through okLinux; ' +
+        'the guest mounts it at /mnt/<tag> unless --guest-path.',
       options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
       async run(io, { positionals, values }) {
         needArgs(positionals, 2, `share ${this.usage}`);
+        if (isRemoteUrl(positionals[1]!)) {
+          const share = await withEngine(io, (e) =>
+            e.invoke('shares:addRemote', {
+              vm: positionals[0]!,
+              url: positionals[1]!,
+              readOnly: values.ro === true,
+              tag: values.tag as string | undefined,
+              guestPath: values['guest-path'] as string | undefined,
+            }),
+          );
+          io.print(
+            share,
+            () =>
+              `Shared ${share.hostPath} as "${share.tag}" at ${share.guestPath}${share.readOnly ? ' (read-only)' : ''}; ${share.pending ? 'applies at the next start' : 'the guest mounts it at its next boot'}.`,
+          );
+          return;
+        }
         // the engine resolves links itself (and names the link in its refusals)
         const hostPath = path.resolve(positionals[1]!);
         const share = await withEngine(io, (e) =>
@@ -82,13 +103,20 @@ export const shareCommand: Command = {
           io.print(shares, () =>
             shares.length
               ? table(
-                  ['TAG', 'HOST PATH', 'GUEST PATH', 'MODE', ''],
+                  ['TAG', 'HOST PATH / URL', 'GUEST PATH', 'MODE', ''],
                   shares.map((s) => [
                     s.tag,
                     s.hostPath,
                     s.guestPath,
                     s.readOnly ? 'ro' : 'rw',
-                    s.pending ? 'applies at next start' : '',
+                    [
+                      s.remote && s.remote.state !== 'idle'
+                        ? `${s.remote.state}${s.remote.problem ? `: ${s.remote.problem}` : ''}`
+                        : '',
+                      s.pending ? 'applies at next start' : '',
+                    ]
+                      .filter(Boolean)
+                      .join('; '),
                   ]),
                 )
               : `The VM ${vm} has no shares. Add one with "oklinux share add ${vm} <folder>".`,

@@ -46,7 +46,8 @@ const NET_HELP =
   '--net: nat (the default) gives the guest QEMU user-mode networking with no root needed: it is 10.0.2.15, ' +
   "reaches the host's loopback at 10.0.2.2 and the outside through the host; restricted keeps the same device " +
   'but lets no traffic leave the VM; none gives it no network device. bldy has no user-mode networking: ' +
-  'auto picks QEMU for nat and restricted, and a VM set to bldy gets none. ' +
+  'auto picks QEMU for nat and restricted, and a VM set to bldy gets none. tap:NAME puts the VM on a TAP device ' +
+  'you made (bldy and QEMU; see "oklinux doctor" for how), with your own addressing. ' +
   '--publish (repeatable) forwards HOST on this computer to GUEST in the VM; it listens on 127.0.0.1 unless ADDR ' +
   'is written out (0.0.0.0: reachable from the network). See "oklinux port".';
 
@@ -75,7 +76,7 @@ export const vmCommands: Command[] = [
   {
     name: 'run',
     usage:
-      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
+      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
     summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
     description:
       `With no arguments it runs the VM "${DEFAULT_VM}" from the bundle "${DEFAULT_IMAGE}" (the newest okLinux kernel ` +
@@ -114,7 +115,7 @@ export const vmCommands: Command[] = [
   {
     name: 'create',
     usage:
-      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
+      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
     summary: 'Create a VM (nothing is started).',
     description: NET_HELP,
     options: createOptions,

@@ -6,6 +6,7 @@ export function shareHandlers({ shares }: EngineParts): ServiceHandlers<'shares'
   return {
     'shares:list': ({ vm }) => shares.list(vm),
     'shares:add': (input) => shares.add(input),
+    'shares:addRemote': (input) => shares.addRemote(input),
     'shares:update': ({ vm, tag, readOnly }) => shares.update(vm, tag, readOnly),
     'shares:remove': ({ vm, tag }) => {
       shares.remove(vm, tag);

@@ -5,7 +5,16 @@ import type { ServiceHandlers } from '@core/dispatch';
 import type { EngineContext } from '@core/context';
 import { toImage } from '@core/images/image';
 import { OkError } from '@contract/errors';
-import { chooseBackend, freeDiskBytes, kvmStatus, qemuBinaryName, toolVersion, which } from '@core/host-tools';
+import {
+  chooseBackend,
+  freeDiskBytes,
+  kvmStatus,
+  QEMU_INSTALL_HINT,
+  qemuBinaryName,
+  toolVersion,
+  which,
+} from '@core/host-tools';
+import { tapHowto } from '@core/vmm/net';
 import { kvmProblem } from '@core/vmm/accel';
 import { rootWarning } from '@core/shares/suid';
 import { version } from '../version';
@@ -36,7 +45,16 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
     freeDiskBytes: await freeDiskBytes(ctx.paths.root),
     runningAsRoot: process.geteuid?.() === 0,
     warnings: [...(root ? [root] : []), ...ctx.notices],
+    network: networkNotes(qemuPath),
   };
+}
+
+/** The doctor's network lines: which VMM gives which network, and how to make a TAP for bldy. */
+export function networkNotes(qemuPath: string | null, user = os.userInfo().username): string[] {
+  return [
+    `nat and restricted VMs run on QEMU (user-mode networking, no root needed)${qemuPath ? '' : `, which is not installed: ${QEMU_INSTALL_HINT}`}; bldy refuses them: crosvm has no user-mode networking on Linux`,
+    `bldy (and QEMU) can use a TAP device you made, with --net tap:NAME; ${tapHowto('tap0', user)}`,
+  ];
 }
 
 /**

@@ -8,7 +8,8 @@
 import type { Share } from '@contract';
 import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
-import type { ShareRow } from '@core/store';
+import type { RemoteShareRow, ShareRow } from '@core/store';
+import { formatRemoteUrl, parseRemoteUrl, remoteMountParam, remoteTagBase } from '@core/remote';
 import { PendingChanges, type VmView } from '@core/vm/pending';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
@@ -22,6 +23,20 @@ import { defaultGuestPath } from './paths';
 import { ROOT_TAG, tagFor } from './tags';
 
 export const publicShare = ({ id: _id, vmId: _vmId, ...s }: ShareRow): Share => s;
+
+/** A remote share as the contract shows it: its URL as `hostPath`, and its mount's state. */
+export function publicRemoteShare(r: RemoteShareRow, vmRunning: boolean): Share {
+  const live = vmRunning && !r.pending;
+  return {
+    vm: r.vm,
+    tag: r.tag,
+    hostPath: r.url,
+    readOnly: r.readOnly,
+    guestPath: r.guestPath,
+    pending: r.pending,
+    remote: { url: r.url, state: live ? r.state : 'idle', problem: live ? r.problem : null },
+  };
+}
 
 export class ShareChanges {
   /** A share change on a running VM applies at its next start. */
@@ -52,7 +67,61 @@ export class ShareChanges {
   }
 
   list(vm: string): Share[] {
-    return this.store.shares.list(vm).map(publicShare);
+    const running = this.pending.running(vm);
+    return [
+      ...this.store.shares.list(vm).map(publicShare),
+      ...this.store.remoteShares.list(vm).map((r) => publicRemoteShare(r, running)),
+    ];
+  }
+
+  /**
+   * A remote 9p share (`9p://HOST[:PORT]/ANAME`): the guest mounts it over the VM's network, through the
+   * supervisor's relay (core/remote/), so the VM needs QEMU's user-mode network (nat or restricted).
+   */
+  addRemote(input: { vm: string; url: string; readOnly?: boolean; tag?: string; guestPath?: string }): Share {
+    const { vm, readOnly, tag, guestPath } = input;
+    const { store } = this;
+    const row = store.vms.get(vm);
+    if (row.net === 'none') {
+      throw new OkError(
+        'INVALID_INPUT',
+        `The VM "${vm}" has no network (--net none), so it cannot mount a remote share. Make a VM with --net nat or restricted (restricted is enough: the share goes through okLinux's relay).`,
+      );
+    }
+    if (row.net.startsWith('tap:')) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `The VM "${vm}" is on the TAP device ${row.net.slice(4)}; okLinux's remote-share relay needs QEMU user-mode networking (--net nat or restricted). On a TAP, mount the server from inside the guest: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L,aname=ANAME HOST DIR.`,
+      );
+    }
+    const url = formatRemoteUrl(parseRemoteUrl(input.url));
+    const live = this.pending.running(vm);
+    const share = store.tx(() => {
+      const local = store.shares.list(vm);
+      const remote = store.remoteShares.list(vm);
+      const same = remote.find((r) => r.url === url);
+      if (same)
+        throw new OkError('ALREADY_EXISTS', `${url} is already shared with the VM "${vm}" (tag "${same.tag}").`);
+      const tags = [ROOT_TAG, ...local.map((s) => s.tag), ...remote.map((r) => r.tag)];
+      const t = tag ?? tagFor(remoteTagBase(parseRemoteUrl(url)), tags);
+      const gp = guestPath ?? defaultGuestPath(t);
+      const taken =
+        [...local, ...remote].find((s) => s.tag === t) ?? [...local, ...remote].find((s) => s.guestPath === gp);
+      if (taken) {
+        throw new OkError(
+          'ALREADY_EXISTS',
+          taken.tag === t
+            ? `The VM "${vm}" already has a share tagged "${t}". Pick another tag with --tag.`
+            : `The share "${taken.tag}" already mounts at ${gp} in the VM "${vm}". Pick another guest path with --guest-path.`,
+        );
+      }
+      const next = { tag: t, url, readOnly: readOnly ?? false, guestPath: gp };
+      this.checkSet(vm, local, [...remote, next]);
+      return store.remoteShares.add(vm, { ...next, pending: live });
+    });
+    store.events.append('share.added', vm, { tag: share.tag, url });
+    this.pending.changed(vm, live);
+    return publicRemoteShare(share, live);
   }
 
   async add(input: { vm: string; hostPath: string; readOnly?: boolean; tag?: string; guestPath?: string }) {
@@ -72,7 +141,8 @@ export class ShareChanges {
       if (same) {
         throw new OkError('ALREADY_EXISTS', `${real} is already shared with the VM "${vm}" (tag "${same.tag}").`);
       }
-      const t = tag ?? tagFor(real, [ROOT_TAG, ...existing.map((s) => s.tag)]);
+      const remoteTags = store.remoteShares.list(vm).map((r) => r.tag);
+      const t = tag ?? tagFor(real, [ROOT_TAG, ...existing.map((s) => s.tag), ...remoteTags]);
       const gp = guestPath ?? defaultGuestPath(t);
       const taken = existing.find((s) => s.tag === t) ?? existing.find((s) => s.guestPath === gp);
       if (taken) {
@@ -99,6 +169,12 @@ export class ShareChanges {
 
   async update(vm: string, tag: string, readOnly: boolean): Promise<Share> {
     const { store } = this;
+    if (store.remoteShares.find(vm, tag)) {
+      const live = this.pending.running(vm);
+      const share = store.remoteShares.update(vm, tag, { readOnly, pending: live || undefined });
+      this.pending.changed(vm, live);
+      return publicRemoteShare(share, live);
+    }
     const current = store.shares.get(vm, tag);
     // a share made writable must be writable, and must still be a folder it may be
     await recheckShareHost(current.hostPath, {
@@ -117,7 +193,8 @@ export class ShareChanges {
   }
 
   remove(vm: string, tag: string): void {
-    this.store.shares.remove(vm, tag);
+    if (this.store.remoteShares.find(vm, tag)) this.store.remoteShares.remove(vm, tag);
+    else this.store.shares.remove(vm, tag);
     this.store.events.append('share.removed', vm, { tag });
     this.pending.changed(vm, this.pending.running(vm));
   }
@@ -134,8 +211,12 @@ export class ShareChanges {
    * nesting), and whether their kernel parameters still fit the kernel's command line next to the
    * VM's own (its image's, when installed, and --append): what `start` would otherwise refuse.
    */
-  private checkSet(vm: string, shares: { tag: string; guestPath: string; readOnly: boolean }[]): void {
-    validateShareLayout(shares);
+  private checkSet(
+    vm: string,
+    shares: { tag: string; guestPath: string; readOnly: boolean }[],
+    remote: { tag: string; guestPath: string; readOnly: boolean; url: string }[] = this.store.remoteShares.list(vm),
+  ): void {
+    validateShareLayout([...shares, ...remote]);
     const row = this.store.vms.get(vm);
     const fixed = [
       this.store.images.find(row.image)?.cmdline ?? '',
@@ -147,7 +228,10 @@ export class ShareChanges {
       row.append,
     ];
     // QEMU's msize has the most digits: the longest form either backend would pass
-    const params = shares.map((s) => mountParam({ ...s, mountOptions: mountOptions('qemu', s.readOnly) }));
+    const params = [
+      ...shares.map((s) => mountParam({ ...s, mountOptions: mountOptions('qemu', s.readOnly) })),
+      ...remote.map((r, i) => remoteMountParam(r, i)),
+    ];
     const bytes = Buffer.byteLength([...fixed, ...params].filter(Boolean).join(' '));
     if (bytes > MAX_CMDLINE_BYTES) {
       throw new OkError(

@@ -24,10 +24,10 @@ import {
   type Raw,
   type SourceRow,
 } from './rows';
-import { portTable, shareTable, vmTable } from './tables';
+import { portTable, remoteShareTable, shareTable, vmTable } from './tables';
 
 export { mapSqliteError } from './errors';
-export type { ArtifactRow, EventRow, ImageRow, PortRow, ShareRow, SourceRow, VmRow } from './rows';
+export type { ArtifactRow, EventRow, ImageRow, PortRow, RemoteShareRow, ShareRow, SourceRow, VmRow } from './rows';
 
 const now = (): string => new Date().toISOString();
 
@@ -261,12 +261,14 @@ export class Store {
   readonly vms = vmTable(this);
   readonly shares = shareTable(this, this.vms);
   readonly ports = portTable(this, this.vms);
+  readonly remoteShares = remoteShareTable(this, this.vms);
 
   /** The VM starts: its pending share and port changes now apply, and it needs no restart for them. */
   applyPending(vmName: string): void {
     this.tx(() => {
       this.shares.clearPending(vmName);
       this.ports.clearPending(vmName);
+      this.remoteShares.clearPending(vmName);
     });
   }
 

@@ -165,6 +165,26 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (vm_id, protocol, host_addr, host_port)
   );
   `,
+  // 6: a VM on a TAP device the user made (--net tap:NAME; net stays 'none', which the CHECK above allows,
+  // so the vms table need not be rebuilt), and remote 9p shares (9p://HOST:PORT/ANAME), mounted by the
+  // guest over the VM's network through the supervisor's relay. state/problem: how the last mount went.
+  `
+  ALTER TABLE vms ADD COLUMN net_tap TEXT CHECK (net_tap IS NULL OR (length(net_tap) BETWEEN 1 AND 15 AND net = 'none'));
+
+  CREATE TABLE remote_shares (
+    id         INTEGER PRIMARY KEY,
+    vm_id      INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+    tag        TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    guest_path TEXT NOT NULL,
+    read_only  INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1)),
+    pending    INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+    state      TEXT NOT NULL DEFAULT 'idle' CHECK (state IN ('idle', 'mounting', 'mounted', 'unreachable', 'failed')),
+    problem    TEXT,
+    UNIQUE (vm_id, tag),
+    UNIQUE (vm_id, url)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

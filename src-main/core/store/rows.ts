@@ -1,5 +1,5 @@
 /** The rows the store hands out, and how each is read from SQLite's raw columns. */
-import type { Port, Share, Vm } from '@contract';
+import type { Port, RemoteShareState, Share, Vm } from '@contract';
 import type { ErrorPayload } from '@contract/errors';
 import type { DownloadRecord } from '@core/download/types';
 
@@ -38,6 +38,19 @@ export interface ShareRow extends Share {
   id: number;
   vmId: number;
 }
+export interface RemoteShareRow {
+  id: number;
+  vmId: number;
+  vm: string;
+  tag: string;
+  /** Canonical `9p://HOST:PORT/ANAME`. */
+  url: string;
+  guestPath: string;
+  readOnly: boolean;
+  pending: boolean;
+  state: RemoteShareState;
+  problem: string | null;
+}
 export interface PortRow extends Omit<Port, 'exposed'> {
   id: number;
   vmId: number;
@@ -62,7 +75,7 @@ export function vmFromRaw(r: Raw): VmRow {
     append: r.extra_cmdline as string,
     backend: r.backend as VmRow['backend'],
     accel: r.accel as VmRow['accel'],
-    net: r.net as VmRow['net'],
+    net: (r.net_tap ? `tap:${r.net_tap as string}` : r.net) as VmRow['net'],
     state: r.state as VmRow['state'],
     pid: (r.pid as number | null) ?? null,
     supervisorPid: (r.supervisor_pid as number | null) ?? null,
@@ -137,5 +150,20 @@ export function downloadFromRaw(r: Raw): DownloadRecord {
     sha256: (r.sha256 as string | null) ?? null,
     state: r.state as DownloadRecord['state'],
     error: r.error ? (JSON.parse(r.error as string) as ErrorPayload) : null,
+  };
+}
+
+export function remoteShareFromRaw(r: Raw): RemoteShareRow {
+  return {
+    id: r.id as number,
+    vmId: r.vm_id as number,
+    vm: r.vm_name as string,
+    tag: r.tag as string,
+    url: r.url as string,
+    guestPath: r.guest_path as string,
+    readOnly: r.read_only === 1,
+    pending: r.pending === 1,
+    state: r.state as RemoteShareState,
+    problem: (r.problem as string | null) ?? null,
   };
 }

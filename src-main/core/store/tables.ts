@@ -1,7 +1,17 @@
 /** The VMs, shares and ports tables of the store (see index.ts), each an object of queries over one table. */
 import { OkError } from '@contract/errors';
 import { guard, mapSqliteError } from './errors';
-import { portFromRaw, shareFromRaw, vmFromRaw, type PortRow, type Raw, type ShareRow, type VmRow } from './rows';
+import {
+  portFromRaw,
+  remoteShareFromRaw,
+  shareFromRaw,
+  vmFromRaw,
+  type PortRow,
+  type Raw,
+  type RemoteShareRow,
+  type ShareRow,
+  type VmRow,
+} from './rows';
 import type { Db } from './db';
 
 const now = (): string => new Date().toISOString();
@@ -40,10 +50,23 @@ export function vmTable(store: StoreCore) {
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, net_tap, root_dir, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.net, v.rootDir, now());
+          .run(
+            v.name,
+            v.image,
+            v.cpus,
+            v.memoryMiB,
+            v.append,
+            v.backend,
+            v.accel,
+            // a TAP is stored as net 'none' plus its name (migration 6)
+            v.net.startsWith('tap:') ? 'none' : v.net,
+            v.net.startsWith('tap:') ? v.net.slice(4) : null,
+            v.rootDir,
+            now(),
+          );
         return t.get(v.name);
       }),
     /** Update runtime columns. */
@@ -224,6 +247,66 @@ export function portTable(store: StoreCore, vms: VmTable) {
     clearPending: (vmName: string): void => {
       const vm = vms.get(vmName);
       store.db.prepare('UPDATE ports SET pending = 0 WHERE vm_id = ?').run(vm.id);
+    },
+  };
+  return t;
+}
+
+/** Remote 9p shares (see core/remote/): their URL, where the guest mounts them, and how the last mount went. */
+export function remoteShareTable(store: StoreCore, vms: VmTable) {
+  const t = {
+    list: (vmName: string): RemoteShareRow[] => {
+      vms.get(vmName);
+      return (
+        store.db
+          .prepare(
+            `SELECT r.*, v.name AS vm_name FROM remote_shares r JOIN vms v ON v.id = r.vm_id WHERE v.name = ? ORDER BY r.id`,
+          )
+          .all(vmName) as Raw[]
+      ).map(remoteShareFromRaw);
+    },
+    find: (vmName: string, tag: string): RemoteShareRow | undefined => t.list(vmName).find((x) => x.tag === tag),
+    add: (
+      vmName: string,
+      r: { tag: string; url: string; readOnly: boolean; guestPath: string; pending: boolean },
+    ): RemoteShareRow => {
+      const vm = vms.get(vmName);
+      guard(`The remote share ${r.url} of the VM "${vmName}"`, () =>
+        store.db
+          .prepare(
+            'INSERT INTO remote_shares(vm_id, tag, url, guest_path, read_only, pending) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(vm.id, r.tag, r.url, r.guestPath, r.readOnly ? 1 : 0, r.pending ? 1 : 0),
+      );
+      return t.find(vmName, r.tag)!;
+    },
+    update: (vmName: string, tag: string, patch: { readOnly?: boolean; pending?: boolean }): RemoteShareRow => {
+      const r = t.find(vmName, tag)!;
+      store.db
+        .prepare('UPDATE remote_shares SET read_only = ?, pending = ? WHERE id = ?')
+        .run((patch.readOnly ?? r.readOnly) ? 1 : 0, (patch.pending ?? r.pending) ? 1 : 0, r.id);
+      return t.find(vmName, tag)!;
+    },
+    remove: (vmName: string, tag: string): void => {
+      const vm = vms.get(vmName);
+      store.db.prepare('DELETE FROM remote_shares WHERE vm_id = ? AND tag = ?').run(vm.id, tag);
+    },
+    /** How a share's mount went (the supervisor, from the relay and the guest's console line). */
+    setState: (vmName: string, tag: string, state: RemoteShareRow['state'], problem: string | null): void => {
+      const vm = vms.get(vmName);
+      store.db
+        .prepare('UPDATE remote_shares SET state = ?, problem = ? WHERE vm_id = ? AND tag = ?')
+        .run(state, problem, vm.id, tag);
+    },
+    /** Every share of the VM in one state (mounting at boot, idle when the VM ends). */
+    resetStates: (vmName: string, state: RemoteShareRow['state']): void => {
+      const vm = vms.get(vmName);
+      store.db.prepare('UPDATE remote_shares SET state = ?, problem = NULL WHERE vm_id = ?').run(state, vm.id);
+    },
+    /** Everything now applies: called when a VM starts. */
+    clearPending: (vmName: string): void => {
+      const vm = vms.get(vmName);
+      store.db.prepare('UPDATE remote_shares SET pending = 0 WHERE vm_id = ?').run(vm.id);
     },
   };
   return t;

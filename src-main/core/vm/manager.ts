@@ -43,6 +43,8 @@ export interface VmManagerOptions {
   launcher: SupervisorLauncher;
   /** Folders of the app's own code (sources, node_modules, resources): no guest-writable share may touch them. */
   appDirs?: string[];
+  /** The remote-share relay client's argv (see plan.ts `PlanDeps`). */
+  relayClient?: string[];
 }
 
 export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | null = null): Vm {

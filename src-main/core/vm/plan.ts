@@ -6,7 +6,9 @@
  * images/integrity.ts), dry run or not: a changed kernel, initrd or installed bldy is refused with
  * CHECKSUM.
  */
+import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
+import { relayForward } from '@core/remote/guest';
 import type { PinnedFile } from '@core/images/integrity';
 import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
 import type { VmRow } from '@core/store';
@@ -48,6 +50,11 @@ export interface PlanDeps {
   prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
   /** Folders of the app's own code: no guest-writable share may touch them (shares/guards.ts). */
   appDirs?: string[];
+  /**
+   * The remote-share relay client's argv (QEMU's guestfwd runs it per guest connection; the relay socket
+   * and the tag are appended): see core/remote/ and resources/host/oklinux-9p-relay.mjs.
+   */
+  relayClient?: string[];
 }
 
 export type PlanOptions = { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal };
@@ -61,12 +68,23 @@ export async function planStart(
   const target = await launchTarget(ctx, vm, opts);
   const image = await deps.resolveImage(vm.image, { pull: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
   const shares = await shareSpecs(ctx, deps.appDirs ?? [], vm, target, opts.prepare);
+  const remoteShares = ctx.store.remoteShares
+    .list(vm.name)
+    .map(({ tag, guestPath, url, readOnly }) => ({ tag, guestPath, url, readOnly }));
   const net = await netSpec(ctx, vm, opts.prepare);
+  if (remoteShares.length) {
+    if (!deps.relayClient) throw new OkError('INTERNAL', 'remote shares need the relay client (PlanDeps.relayClient)');
+    const socket = relaySocket(ctx, vm);
+    net.guestForwards = remoteShares.map((r, i) => relayForward(i, r.tag, deps.relayClient!, socket));
+  }
   const rootHost =
     opts.prepare && deps.prepareRoot
       ? await deps.prepareRoot(vm, image, shares)
       : (vm.rootDir ?? (image.rootfs ? ctx.paths.rootDir(vm.name) : null));
-  const spec = vmSpec(ctx, vm, image, target, shares, rootHost, net);
+  const spec = {
+    ...vmSpec(ctx, vm, image, target, shares, rootHost, net),
+    ...(remoteShares.length ? { remoteShares } : {}),
+  };
   return {
     backend: target.backend,
     bin: target.bin,
@@ -150,6 +168,11 @@ function vmSpec(
   };
 }
 
+/** The supervisor's remote-share relay socket (core/remote/relay.ts), in the VM's private socket folder. */
+export function relaySocket(ctx: EngineContext, vm: VmRow): string {
+  return ctx.paths.socket(vm.id, 'relay.sock');
+}
+
 /** A positive number of milliseconds from the environment (tests and benchmarks tune these), else `dflt`. */
 export const envMs = (env: NodeJS.ProcessEnv, key: string, dflt: number): number => {
   const v = Number(env[key]);
@@ -181,5 +204,13 @@ export function launchPlan(ctx: EngineContext, vm: VmRow, planned: PlannedStart)
         : 'Check that the kernel prints to ttyS0 (console=ttyS0 on its command line).',
     setIdScrub: guestWritableShares(planned),
     verify: planned.pinned,
+    ...(planned.spec.remoteShares?.length
+      ? {
+          relay: {
+            socket: relaySocket(ctx, vm),
+            shares: planned.spec.remoteShares.map(({ tag, url }) => ({ tag, url })),
+          },
+        }
+      : {}),
   };
 }

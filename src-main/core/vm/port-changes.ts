@@ -30,6 +30,12 @@ export function addPort(ctx: EngineContext, vm: string, spec: PublishSpec, pendi
       `The VM "${vm}" has no network (--net none), so it cannot publish ports. Make a VM with --net nat or restricted.`,
     );
   }
+  if (row.net.startsWith('tap:')) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `The VM "${vm}" is on the TAP device ${row.net.slice(4)}, so it cannot publish ports (they are user-mode networking forwards): reach the guest at its address on that device, or make a VM with --net nat.`,
+    );
+  }
   const clash = store.ports.list(vm).find((p) => samePortSlot(p, next));
   if (clash) {
     throw new OkError(

@@ -17,6 +17,8 @@ import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
+import { Relay } from '@core/remote/relay';
+import { transportFor } from '@core/remote/transport';
 import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
@@ -40,6 +42,8 @@ export interface LaunchPlan {
   setIdScrub?: string[];
   /** Files hashed again right before the VMM is spawned (the bldy binary, kernel, initrd). */
   verify?: PinnedFile[];
+  /** Remote 9p shares: the relay's unix socket, and each share's URL by tag (core/remote/relay.ts). */
+  relay?: { socket: string; shares: { tag: string; url: string }[] };
 }
 
 const signalName = (n: number): string =>
@@ -85,6 +89,24 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
       })
     : null;
 
+  // Remote 9p shares: the relay listens before the VMM runs (its guestfwd command connects to it), and
+  // each share's state comes from the relay (the server cannot be reached) and the guest's console line.
+  let store: Store | undefined;
+  const remote = remoteShareStates(plan, () => store);
+  let relay: Relay | null = null;
+  if (plan.relay) {
+    try {
+      relay = await Relay.listen(
+        plan.relay.socket,
+        plan.relay.shares.map(({ tag, url }) => ({ tag, transport: transportFor(url) })),
+        { unreachable: (tag, reason) => remote.unreachable(tag, reason) },
+      );
+    } catch (e) {
+      guard?.close();
+      throw e;
+    }
+  }
+
   const child = pty.spawn(plan.bin, plan.args, {
     name: 'xterm-256color',
     cols: 120,
@@ -95,13 +117,14 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   // The VMM starts first; the log, the database and the console socket are set up while it boots.
   // If any of them fails, the VMM must not be left running unsupervised.
   let log: ConsoleLog;
-  let store: Store;
   try {
     log = new ConsoleLog(plan.logFile);
     log.write(bootMarker());
     store = new Store(plan.dbFile);
+    remote.boot();
   } catch (e) {
     guard?.close();
+    void relay?.close();
     child.kill('SIGKILL');
     throw e;
   }
@@ -123,6 +146,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   child.onData((data) => {
     sawOutput = true;
     writeLog(data);
+    remote.console(data);
     if (!panic) {
       recent = (recent + data).slice(-4096);
       panic = /Kernel panic - not syncing: ([^\r\n]*)[\r\n]/.exec(recent)?.[1] ?? null;
@@ -186,6 +210,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     });
   } catch (e) {
     guard?.close();
+    void relay?.close();
     child.kill('SIGKILL');
     throw e;
   }
@@ -209,6 +234,8 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   const exit = await exited;
   clearTimeout(watchdog);
   guard?.close();
+  await relay?.close();
+  remote.end();
   for (const dir of plan.setIdScrub ?? []) {
     try {
       scrubTree(dir).cleared.forEach(noteCleared);
@@ -286,4 +313,59 @@ async function askGuestToPowerOff(plan: LaunchPlan): Promise<void> {
   }
   const [powerbtn] = bldyStopArgv(plan.controlSocket);
   await new Promise<void>((resolve) => execFile(plan.bin, powerbtn, { timeout: 5000 }, () => resolve()));
+}
+
+/** The console line oklinux-init prints for each remote share (resources/guest/oklinux-init). */
+const REMOTE_LINE = /oklinux-init: remote (\S+) (mounted on .*|failed: .*)$/;
+
+/**
+ * The state of a VM's remote shares, kept in SQLite for `share ls` and the UI: `mounting` while the VM
+ * boots, then `mounted`, `unreachable` (the relay could not reach the server: its reason wins over the
+ * guest's, which only sees the connection close) or `failed` (the guest's reason), and `idle` after.
+ */
+export function remoteShareStates(plan: LaunchPlan, store: () => Store | undefined) {
+  const tags = new Set((plan.relay?.shares ?? []).map((s) => s.tag));
+  const unreachable = new Map<string, string>();
+  let partial = '';
+  const set = (
+    tag: string,
+    state: 'mounting' | 'mounted' | 'unreachable' | 'failed' | 'idle',
+    problem: string | null,
+  ) => {
+    try {
+      store()?.remoteShares.setState(plan.vm, tag, state, problem);
+    } catch (e) {
+      process.stderr.write(`warning: cannot record the state of the remote share ${tag}: ${(e as Error).message}\n`);
+    }
+  };
+  return {
+    boot(): void {
+      for (const tag of tags) set(tag, 'mounting', null);
+    },
+    unreachable(tag: string, reason: string): void {
+      unreachable.set(tag, reason);
+      set(tag, 'unreachable', reason);
+    },
+    console(data: string): void {
+      if (!tags.size) return;
+      const lines = (partial + data).split('\n');
+      partial = lines.pop()!.slice(-4096);
+      for (const raw of lines) {
+        const m = REMOTE_LINE.exec(raw.replace(/\r/g, ''));
+        if (!m || !tags.has(m[1]!)) continue;
+        const [, tag, what] = m as unknown as [string, string, string];
+        if (what.startsWith('mounted')) {
+          unreachable.delete(tag);
+          set(tag, 'mounted', null);
+        } else if (unreachable.has(tag)) {
+          set(tag, 'unreachable', unreachable.get(tag)!);
+        } else {
+          set(tag, 'failed', what.slice('failed: '.length));
+        }
+      }
+    },
+    end(): void {
+      for (const tag of tags) set(tag, 'idle', null);
+    },
+  };
 }

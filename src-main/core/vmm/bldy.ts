@@ -26,7 +26,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
-import { bldyNetProblem } from './net';
+import { bldyNetArgs, bldyNetProblem } from './net';
 import type { VmSpec } from './types';
 
 /** Where each share's directory is handed to bldy: tag -> SRC for `--shared-dir`. */
@@ -143,6 +143,11 @@ export function bldyArgv(spec: VmSpec, prepared: BldyPrepared): string[] {
   }
   const netProblem = spec.net ? bldyNetProblem(spec.name, spec.net.mode) : null;
   if (netProblem) throw new OkError('UNSUPPORTED', `${netProblem}.`);
+  if (spec.net?.guestForwards?.length)
+    throw new OkError(
+      'UNSUPPORTED',
+      `VM "${spec.name}": bldy cannot relay remote shares (the relay is a QEMU user-mode networking forward); use the QEMU backend`,
+    );
   const source = (tag: string): string => {
     const src = prepared.sources.get(tag);
     if (src === undefined)
@@ -166,6 +171,7 @@ export function bldyArgv(spec: VmSpec, prepared: BldyPrepared): string[] {
     for (const opt of opts) if (SANDBOX_KEYS.has(checkP9Option(share.tag, opt))) sandbox = true;
     argv.push('--shared-dir', [source(share.tag), share.tag, 'type=p9', ...opts].join(':'));
   }
+  argv.push(...bldyNetArgs(spec.net));
   if (!sandbox) argv.push('--disable-sandbox');
   argv.push(spec.kernelPath);
   return argv;

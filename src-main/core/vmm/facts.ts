@@ -3,7 +3,7 @@
  * every place that asks "which backend?" reads its answer here, so a new backend (or a new fact) is
  * one row, not a hunt. Pure data: the argv builders that go with it are in backends.ts.
  */
-import type { NetMode, VmmBackend } from './types';
+import type { NetKind, VmmBackend } from './types';
 
 export interface BackendFacts {
   /** The program run when no path is configured (looked up on PATH). */
@@ -27,9 +27,10 @@ export interface BackendFacts {
   readOnlyShares: boolean;
   /**
    * The guest networks it can give (see net.ts): QEMU's user-mode networking (slirp) needs no root; bldy
-   * (crosvm) has none on Linux (it needs a TAP device, which needs CAP_NET_ADMIN), so only `none`.
+   * (crosvm) has none on Linux (it needs a TAP device, which needs CAP_NET_ADMIN), so only `none` and a TAP
+   * the user made (`tap`). QEMU takes a TAP too (`-netdev tap,ifname=…`).
    */
-  networking: readonly NetMode[];
+  networking: readonly NetKind[];
 }
 
 /** QEMU's system emulator for this machine's architecture. */
@@ -45,7 +46,7 @@ export const BACKEND_FACTS: Readonly<Record<VmmBackend, BackendFacts>> = {
     powerOff: 'qmp-system-powerdown',
     msize: 512000,
     readOnlyShares: true,
-    networking: ['nat', 'restricted', 'none'],
+    networking: ['nat', 'restricted', 'none', 'tap'],
   },
   bldy: {
     program: 'bldy',
@@ -54,6 +55,6 @@ export const BACKEND_FACTS: Readonly<Record<VmmBackend, BackendFacts>> = {
     powerOff: 'powerbtn',
     msize: 65560,
     readOnlyShares: false,
-    networking: ['none'],
+    networking: ['none', 'tap'],
   },
 };

@@ -8,6 +8,7 @@ import { checkTagSyntax } from '@core/shares/tags';
 import { validateShareLayout } from '@core/shares/layout';
 import { msizeFor, mountParam, rootParams } from '@core/shares/mount';
 import { netParam } from './net';
+import { remoteMountParam } from '@core/remote/guest';
 import type { VmmBackend, VmSpec } from './types';
 
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -70,6 +71,17 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
   const rootTag = spec.rootShare?.tag;
   if (spec.shares.some((s) => s.tag === rootTag))
     invalid(spec, `two shares use the tag "${rootTag}"; tags must be unique per VM`);
+  if (spec.remoteShares?.length) {
+    validateShareLayout([...spec.shares, ...spec.remoteShares]);
+    const kind = spec.net?.mode ?? 'none';
+    if (kind !== 'nat' && kind !== 'restricted')
+      invalid(
+        spec,
+        `remote shares need the VM's network to be nat or restricted, but it is ${kind}; remove them (oklinux share rm)`,
+      );
+    if ((spec.net?.guestForwards?.length ?? 0) !== spec.remoteShares.length)
+      invalid(spec, 'each remote share needs its relay forward (net.guestForwards)');
+  }
   for (const share of spec.shares) {
     checkAbsolute(spec, `share "${share.tag}" host path`, share.hostPath);
     checkMountOptions(spec, backend, share.tag, share.readOnly, share.mountOptions);
@@ -87,6 +99,7 @@ export function kernelParamGroups(spec: VmSpec, backend: VmmBackend, extra = '')
   if (spec.rootShare) groups.push(rootParams(backend, spec.rootShare.tag));
   if (spec.net) groups.push(netParam(spec.net));
   for (const share of spec.shares) groups.push(mountParam(share));
+  (spec.remoteShares ?? []).forEach((r, i) => groups.push(remoteMountParam(r, i)));
   const bytes = Buffer.byteLength([...groups, extra].join(' ').trim());
   if (bytes > MAX_CMDLINE_BYTES) {
     invalid(

@@ -42,14 +42,25 @@ export interface RootShareSpec {
   hostPath: string;
 }
 
-/** A VM's network: QEMU user-mode NAT, the same cut off from everything but forwards, or no device. */
-export type NetMode = 'nat' | 'restricted' | 'none';
+/**
+ * A VM's network: QEMU user-mode NAT, the same cut off from everything but forwards, no device, or a
+ * TAP device the user made (`tap:NAME`, for bldy and QEMU; see net.ts).
+ */
+export type NetMode = 'nat' | 'restricted' | 'none' | `tap:${string}`;
+/** The kind of a `NetMode` (`tap:NAME` is `tap`): what a backend can give (vmm/facts.ts). */
+export type NetKind = 'nat' | 'restricted' | 'none' | 'tap';
 
 /** The VM's network (see net.ts). */
 export interface NetSpec {
   mode: NetMode;
   /** Published ports: the host's `hostAddr:hostPort` forwards to the guest's `guestPort`. */
   forwards?: { protocol: 'tcp' | 'udp'; hostAddr: string; hostPort: number; guestPort: number }[];
+  /**
+   * Guest connections to `guestAddr:guestPort` that QEMU hands, one per connection, to `command` on its
+   * stdio (`guestfwd=tcp:ADDR:PORT-cmd:COMMAND`): the remote-share relay (core/remote/). `command` is an
+   * argv, quoted for QEMU's shell-style split here.
+   */
+  guestForwards?: { guestAddr: string; guestPort: number; command: string[] }[];
 }
 
 export interface VmSpec {
@@ -73,4 +84,9 @@ export interface VmSpec {
   rootShare?: RootShareSpec;
   /** Absent: no network device and no `oklinux.net=` parameter (the guest's network is left alone). */
   net?: NetSpec;
+  /**
+   * Remote 9p shares, mounted by the guest over the network through the relay (core/remote/guest.ts): the
+   * Nth is `oklinux.remote=…` at the relay address's port base+N, which `net.guestForwards[N]` relays.
+   */
+  remoteShares?: { tag: string; guestPath: string; url: string; readOnly: boolean }[];
 }

@@ -1,0 +1,10 @@
+/**
+ * Remote 9p shares (`9p://HOST[:PORT]/ANAME`): the URL (url.ts), the transports the supervisor's relay
+ * uses to reach a server (transport.ts, tcp.ts; QUIC in quic*.ts), the relay (relay.ts) and the guest's
+ * side (guest.ts).
+ */
+export * from './url';
+export * from './transport';
+export * from './guest';
+export { Relay, type RelayEvents, type RelayShare } from './relay';
+export { TcpTransport, CONNECT_TIMEOUT_MS } from './tcp';

@@ -1,0 +1,161 @@
+// @vitest-environment jsdom
+// The VM detail's shares: each remote 9p share with its URL and the state of its mount (the problem when
+// unreachable), and "Add remote share" with a URL; a VM with no network offers no remote shares.
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import type { AppEvent, OkLinuxApi, Share, Vm } from '@contract';
+import type { Bridge } from '@renderer/lib/bridge';
+import App from '@renderer/App.svelte';
+
+afterEach(() => {
+  cleanup();
+  history.replaceState(null, '', '/');
+});
+
+HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
+globalThis.ResizeObserver ??= class {
+  observe(): void {}
+  unobserve(): void {}
+  disconnect(): void {}
+} as unknown as typeof ResizeObserver;
+window.matchMedia ??= ((query: string) => ({
+  matches: false,
+  media: query,
+  addEventListener: () => undefined,
+  removeEventListener: () => undefined,
+  addListener: () => undefined,
+  removeListener: () => undefined,
+})) as unknown as typeof window.matchMedia;
+
+const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
+  name,
+  image: 'oklinux',
+  cpus: 1,
+  memoryMiB: 512,
+  append: '',
+  backend: 'auto',
+  accel: 'auto',
+  net: 'nat',
+  state: 'stopped',
+  pid: null,
+  startedAt: null,
+  exitCode: null,
+  exitSignal: null,
+  lastError: null,
+  rootDir: null,
+  managedRoot: null,
+  pendingRestart: false,
+  ...over,
+});
+
+function fakeEngine(vms: Vm[]) {
+  const shares: Share[] = [
+    {
+      vm: 'web',
+      tag: 'data',
+      hostPath: '9p://127.0.0.1:5640/srv/data',
+      readOnly: false,
+      guestPath: '/mnt/data',
+      pending: false,
+      remote: {
+        url: '9p://127.0.0.1:5640/srv/data',
+        state: 'unreachable',
+        problem: 'cannot reach 127.0.0.1:5640: connection refused (is the server running?)',
+      },
+    },
+    {
+      vm: 'web',
+      tag: 'docs',
+      hostPath: '9p://127.0.0.1:564/docs',
+      readOnly: true,
+      guestPath: '/mnt/docs',
+      pending: false,
+      remote: { url: '9p://127.0.0.1:564/docs', state: 'mounted', problem: null },
+    },
+  ];
+  const calls: { op: string; input: unknown }[] = [];
+  const api = {
+    system: {
+      doctor: async () => ({ runningAsRoot: false, warnings: [] }),
+      info: async () => ({ version: '1', dataDir: '/d' }),
+    },
+    vms: { list: async () => vms },
+    images: { list: async () => [] },
+    downloads: { list: async () => [] },
+    catalog: { list: async () => ({ entries: [], warnings: [] }) },
+    shares: {
+      list: async ({ vm: name }: { vm: string }) => shares.filter((s) => s.vm === name),
+      addRemote: async (input: { vm: string; url: string; readOnly: boolean }) => {
+        calls.push({ op: 'shares.addRemote', input });
+        const s: Share = {
+          vm: input.vm,
+          tag: 'new',
+          hostPath: input.url,
+          readOnly: input.readOnly,
+          guestPath: '/mnt/new',
+          pending: true,
+          remote: { url: input.url, state: 'idle', problem: null },
+        };
+        shares.push(s);
+        return s;
+      },
+    },
+    ports: { list: async () => [] },
+    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
+    onEvent: (_l: (e: AppEvent) => void) => () => undefined,
+  } as unknown as OkLinuxApi;
+  const bridge: Bridge = {
+    api,
+    kind: 'browser',
+    pathForFile: null,
+    pickFolders: null,
+    connection: { state: () => ({ status: 'open' }), onState: () => () => undefined, reconnectNow: () => undefined },
+    tokenMissing: false,
+  };
+  return { bridge, calls };
+}
+
+async function renderVm(name: string, engine: ReturnType<typeof fakeEngine>) {
+  history.replaceState(null, '', `/#/vms/${name}`);
+  render(App, { props: { bridge: engine.bridge } });
+  await waitFor(() => expect(screen.getByTestId('view-vm')).toBeTruthy());
+}
+
+describe('VM detail: remote shares', () => {
+  it("shows each remote share's URL and the state of its mount, with the problem when unreachable", async () => {
+    const engine = fakeEngine([vm('web', { state: 'running' })]);
+    await renderVm('web', engine);
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(2));
+    const [data, docs] = screen.getAllByTestId('share-row');
+    expect(data!.textContent).toContain('9p://127.0.0.1:5640/srv/data');
+    const state = within(data!).getByTestId('share-remote-state');
+    expect(state.dataset.state).toBe('unreachable');
+    expect(state.textContent).toBe(
+      'Unreachable: cannot reach 127.0.0.1:5640: connection refused (is the server running?)',
+    );
+    expect(within(docs!).getByTestId('share-remote-state').textContent).toBe('Mounted');
+  });
+
+  it('"Add remote share" sends the URL and read-only, and lists the new share as applying at the next start', async () => {
+    const engine = fakeEngine([vm('web')]);
+    await renderVm('web', engine);
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(2));
+    await fireEvent.input(screen.getByTestId('remote-share-url'), { target: { value: ' 9p://127.0.0.1/srv/x ' } });
+    await fireEvent.click(screen.getByTestId('remote-share-readonly'));
+    await fireEvent.click(screen.getByTestId('remote-share-add'));
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(3));
+    expect(engine.calls).toEqual([
+      { op: 'shares.addRemote', input: { vm: 'web', url: '9p://127.0.0.1/srv/x', readOnly: true } },
+    ]);
+    const added = screen.getAllByTestId('share-row')[2]!;
+    expect(within(added).getByTestId('share-pending').textContent).toBe('Applies at next start');
+    expect((screen.getByTestId('remote-share-url') as HTMLInputElement).value).toBe('');
+  });
+
+  it('a VM with no network offers no remote shares, and says why', async () => {
+    const engine = fakeEngine([vm('dark', { net: 'none' })]);
+    await renderVm('dark', engine);
+    expect((screen.getByTestId('remote-share-url') as HTMLInputElement).disabled).toBe(true);
+    expect(within(screen.getByTestId('remote-share-form')).getByText(/need a NAT or restricted network/)).toBeTruthy();
+  });
+});
