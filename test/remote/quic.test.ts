@@ -151,6 +151,20 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     expect(s.streams).toBe(n);
   });
 
+  it('a port where no server answers fails with a timeout naming the UDP port (the product timeout, unchanged)', async () => {
+    const sock = (await import('node:dgram')).createSocket('udp4'); // holds a UDP port that never answers
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const port = sock.address().port;
+    const t = new QuicTransport(parseQuicUrl(`9p+quic://localhost:${port}/x`), resolveQuicFiles({ ca: pki.ca }), {
+      lookup: async () => '127.0.0.1',
+    });
+    transports.push(t);
+    await expect(t.connect()).rejects.toThrow(
+      new RegExp(`no QUIC answer within 10 s; is a JetStream server listening on UDP port ${port}`),
+    );
+    sock.close();
+  });
+
   it('reconnects when the connection drops: the next connect() opens a new QUIC connection', async () => {
     const s = await server();
     const t = transport(s);
@@ -165,8 +179,11 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     c2.io.end();
   });
 
-  it('a 64 MiB file reads identical through the relay and directly over TCP (throughput printed)', async () => {
-    const size = 64 * 1024 * 1024;
+  // 4 MiB in the suite; OKLINUX_QUIC_READ_MIB=64 gives the issue's 64 MiB figure (about 90 s here: see the report).
+  const mib = Number(process.env.OKLINUX_QUIC_READ_MIB ?? 4);
+  const depth = Number(process.env.OKLINUX_QUIC_READ_DEPTH ?? 1);
+  it(`a ${mib} MiB file reads identical through the relay and directly over TCP (throughput printed)`, async () => {
+    const size = mib * 1024 * 1024;
     const big = Buffer.alloc(size);
     for (let i = 0; i < size; i += 4096) big.writeUInt32LE((i ^ 0x9e3779b9) >>> 0, i);
     fs.writeFileSync(path.join(exportDir, 'big.bin'), big);
@@ -175,7 +192,7 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     const tcp = net.connect(diod.port, '127.0.0.1');
     await new Promise((r) => tcp.once('connect', r));
     let t0 = performance.now();
-    const direct = await readFileOver(new NineP(tcp), exportDir, 'big.bin');
+    const direct = await readFileOver(new NineP(tcp), exportDir, 'big.bin', depth);
     const directMs = performance.now() - t0;
     tcp.end();
     expect(sha(direct)).toBe(want);
@@ -184,14 +201,14 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     const t = transport(s);
     const c = new NineP(await t.connect());
     t0 = performance.now();
-    const relayed = await readFileOver(c, exportDir, 'big.bin');
+    const relayed = await readFileOver(c, exportDir, 'big.bin', depth);
     const quicMs = performance.now() - t0;
     c.io.end();
     expect(sha(relayed)).toBe(want);
 
     const mbs = (ms: number) => (size / 1024 / 1024 / (ms / 1000)).toFixed(1);
     console.log(
-      `64 MiB 9P read, one read in flight, msize ${MSIZE}: direct TCP ${mbs(directMs)} MiB/s, QUIC relay ${mbs(quicMs)} MiB/s`,
+      `${mib} MiB 9P read, ${depth} read(s) in flight, msize ${MSIZE}: direct TCP ${mbs(directMs)} MiB/s, QUIC relay ${mbs(quicMs)} MiB/s`,
     );
   });
 });

@@ -100,11 +100,12 @@ export function describeQuicFailure(e: unknown, addr: QuicAddress, files: QuicTl
       return new OkError('NETWORK', `${where}: the server says the client certificate has expired${name}`);
     return new OkError('NETWORK', `${where}: the server ended the TLS handshake${name}`);
   }
-  if (
-    e instanceof qerrors.ErrorQUICClientCreateTimeout ||
-    e instanceof qerrors.ErrorQUICConnectionStartTimeout ||
-    e instanceof qerrors.ErrorQUICConnectionIdleTimeout
-  )
+  if (e instanceof qerrors.ErrorQUICConnectionIdleTimeout)
+    return new OkError(
+      'TIMEOUT',
+      `${where}: the server stopped answering (nothing for ${QUIC_IDLE_TIMEOUT_MS / 1000} s); the next connection retries`,
+    );
+  if (e instanceof qerrors.ErrorQUICClientCreateTimeout || e instanceof qerrors.ErrorQUICConnectionStartTimeout)
     return new OkError(
       'TIMEOUT',
       `${where}: no QUIC answer within ${QUIC_CONNECT_TIMEOUT_MS / 1000} s; is a JetStream server listening on UDP port ${addr.port}?`,
