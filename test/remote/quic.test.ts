@@ -151,6 +151,39 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     expect(s.streams).toBe(n);
   });
 
+  it('plugs into a TCP relay the way the supervisor relay will: each accepted socket piped onto its own stream', async () => {
+    const s = await server();
+    const t = transport(s);
+    // The shape of the supervisor's relay (branch remote9p): a guest 9p connection in, RemoteTransport.connect() out.
+    const relay = net.createServer((guest) => {
+      t.connect().then(
+        (remote) => {
+          guest.pipe(remote).on('error', () => guest.destroy());
+          remote.pipe(guest);
+          remote.on('error', () => guest.destroy());
+          guest.on('error', () => remote.destroy());
+          guest.on('close', () => remote.destroy());
+        },
+        () => guest.destroy(),
+      );
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const port = (relay.address() as net.AddressInfo).port;
+    const clients = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const sock = net.connect(port, '127.0.0.1');
+        await new Promise((r) => sock.once('connect', r));
+        return new NineP(sock);
+      }),
+    );
+    for (const c of clients)
+      expect((await readFileOver(c, exportDir, 'hello.txt')).toString()).toBe('hello over jetstream\n');
+    for (const c of clients) c.io.end();
+    relay.close();
+    expect(s.connections).toBe(1);
+    expect(s.streams).toBe(3);
+  });
+
   it('a port where no server answers fails with a timeout naming the UDP port (the product timeout, unchanged)', async () => {
     const sock = (await import('node:dgram')).createSocket('udp4'); // holds a UDP port that never answers
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));

@@ -59,7 +59,8 @@ async function defaultLookup(host: string): Promise<string> {
 export function describeQuicFailure(e: unknown, addr: QuicAddress, files: QuicTlsFiles): OkError {
   if (e instanceof OkError) return e;
   const where = `${addr.host}:${addr.port}`;
-  const data = (e as { data?: { errorCode?: number } }).data;
+  if (e == null) return new OkError('NETWORK', `${where}: the QUIC stream was closed`);
+  const data = (e as { data?: { errorCode?: number } } | null | undefined)?.data;
   const code = data?.errorCode;
   const alert = typeof code === 'number' && code >= 0x100 && code <= 0x1ff ? code - 0x100 : undefined;
   const name = alert !== undefined ? ` (TLS alert ${ALERTS[alert] ?? alert})` : '';
@@ -113,7 +114,7 @@ export function describeQuicFailure(e: unknown, addr: QuicAddress, files: QuicTl
   if (e instanceof qerrors.ErrorQUICConnectionPeer)
     return new OkError('NETWORK', `${where}: the server closed the connection (code ${code ?? '?'})`);
   const msg = e instanceof Error ? e.message : String(e);
-  if ((e as NodeJS.ErrnoException).code === 'ENOTFOUND')
+  if ((e as NodeJS.ErrnoException | null | undefined)?.code === 'ENOTFOUND')
     return new OkError('NETWORK', `${where}: host "${addr.host}" not found`);
   return new OkError('NETWORK', `${where}: QUIC connection failed: ${msg}`, { cause: e });
 }
