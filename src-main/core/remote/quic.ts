@@ -9,6 +9,7 @@
  * contents stay in this process's memory.
  */
 import dns from 'node:dns/promises';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { webcrypto } from 'node:crypto';
 import { QUICClient, errors as qerrors, events as qevents } from '@matrixai/quic';
@@ -197,6 +198,8 @@ export class QuicTransport implements RemoteTransport {
           host: address,
           port,
           serverName: host,
+          // The library binds "::" by default, which fails on a host with IPv6 turned off.
+          localHost: net.isIPv6(address) ? '::' : '0.0.0.0',
           crypto: { ops: { randomBytes: async (b: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(b)) } },
           config: {
             applicationProtos: [JETSTREAM_ALPN],
