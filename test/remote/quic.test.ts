@@ -104,12 +104,25 @@ describe('9p over QUIC (JetStream) through the relay transport', () => {
     c.io.end();
   });
 
-  it('refuses a server whose certificate is not signed by the --ca given (no system roots either)', async () => {
+  it('refuses a server whose certificate is not signed by the --ca given, even when the system store would trust it', async () => {
     const s = await server();
-    await expectRefused(
-      transport(s, { ca: pki.otherCa }),
-      /not signed by the CA in .*otherca\.crt \(--ca\).*unknown_ca/,
-    );
+    // OpenSSL-style system roots pointed at the server's real CA: the client must still trust only --ca.
+    const saved = { file: process.env.SSL_CERT_FILE, dir: process.env.SSL_CERT_DIR };
+    process.env.SSL_CERT_FILE = pki.ca;
+    process.env.SSL_CERT_DIR = path.dirname(pki.ca);
+    try {
+      await expectRefused(
+        transport(s, { ca: pki.otherCa }),
+        /not signed by the CA in .*otherca\.crt \(--ca\).*unknown_ca/,
+      );
+    } finally {
+      for (const [k, v] of [
+        ['SSL_CERT_FILE', saved.file],
+        ['SSL_CERT_DIR', saved.dir],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
   });
 
   it('refuses a server whose certificate does not name the URL host', async () => {
