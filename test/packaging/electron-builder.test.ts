@@ -68,6 +68,7 @@ describe('electron-builder.yml', () => {
     expect(unpacked('node_modules/better-sqlite3/build/Release/better_sqlite3.node')).toBe(true);
     expect(unpacked('node_modules/node-pty/build/Release/pty.node')).toBe(true);
     expect(unpacked('node_modules/node-pty/build/Release/spawn-helper')).toBe(true);
+    expect(unpacked('node_modules/@matrixai/quic-linux-x64/node.napi.node')).toBe(true);
     expect(unpacked('node_modules/zod/index.js')).toBe(false);
     expect(unpacked('dist/main/electron/main.js')).toBe(false);
   });
