@@ -180,6 +180,11 @@ export const Share = z.object({
 export type Share = z.infer<typeof Share>;
 export type RemoteShareState = NonNullable<Share['remote']>['state'];
 
+/** Whether a share's source looks like a remote share URL (`9p://…`, `9p+quic://…`) rather than a host folder. */
+export function isRemoteUrl(s: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9+.-]*:\/\//.test(s);
+}
+
 export const PortProtocol = z.enum(['tcp', 'udp']);
 export const PortNumber = z
   .number()

@@ -1,7 +1,7 @@
 /** `oklinux share`: host folders shared with a VM over virtio-9p. */
 import path from 'node:path';
 import { OkError } from '@contract/errors';
-import { isRemoteUrl } from '@core/remote/url';
+import { isRemoteUrl } from '@contract/schemas';
 import { needArgs, table, withEngine, type Command } from '../framework';
 
 export const shareCommand: Command = {

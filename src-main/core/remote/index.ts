@@ -5,6 +5,7 @@
  */
 export * from './url';
 export * from './transport';
+export * from './registry';
 export * from './guest';
 export { Relay, type RelayEvents, type RelayShare } from './relay';
 export { TcpTransport, CONNECT_TIMEOUT_MS } from './tcp';

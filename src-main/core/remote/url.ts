@@ -36,10 +36,7 @@ function bad(url: string, why: string): never {
   throw new OkError('INVALID_INPUT', `the remote share "${url}" ${why}; write it as ${FORM}`);
 }
 
-/** Whether `s` looks like a URL rather than a host folder. */
-export function isRemoteUrl(s: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9+.-]*:\/\//.test(s);
-}
+export { isRemoteUrl } from '@contract/schemas';
 
 /** Parses a remote share URL, naming what is wrong and the form. */
 export function parseRemoteUrl(url: string): RemoteUrl {

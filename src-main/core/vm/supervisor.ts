@@ -18,7 +18,7 @@ import { onLines, send, type ClientMessage, type ServerMessage } from './protoco
 import { waitGone } from './proc';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
 import { Relay } from '@core/remote/relay';
-import { transportFor } from '@core/remote/transport';
+import { transportFor } from '@core/remote/registry';
 import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
