@@ -42,6 +42,17 @@ export interface RootShareSpec {
   hostPath: string;
 }
 
+/**
+ * The VM's root filesystem as an ext4 disk image on a virtio block device (the guest's /dev/vda),
+ * booted with `root=/dev/vda rw|ro rootfstype=ext4`. A VM has a root share or a root disk, never both.
+ */
+export interface RootDiskSpec {
+  /** Absolute host path of the raw ext4 image. */
+  path: string;
+  /** The VMM opens it read-only and the kernel mounts it `ro`. */
+  readOnly: boolean;
+}
+
 /** A VM's network: QEMU user-mode NAT, the same cut off from everything but forwards, or no device. */
 export type NetMode = 'nat' | 'restricted' | 'none';
 
@@ -71,6 +82,8 @@ export interface VmSpec {
   controlSocket: string;
   shares: ShareSpec[];
   rootShare?: RootShareSpec;
+  /** An ext4 root disk instead of a root share (see `RootDiskSpec`). */
+  rootDisk?: RootDiskSpec;
   /** Absent: no network device and no `oklinux.net=` parameter (the guest's network is left alone). */
   net?: NetSpec;
 }
