@@ -84,7 +84,9 @@ describe('bldyArgv with a root disk (golden)', () => {
       failure(() => bldyArgv(spec({ rootDisk: { path: '/d/a"b.img', readOnly: false } }), prepared([]))).message,
     ).toMatch(/has a quote, backslash or newline/);
     const both = spec({ rootShare: { tag: ROOT_TAG, hostPath: '/r' }, rootDisk: { path: '/d.img', readOnly: false } });
-    expect(failure(() => bldyArgv(both, prepared([[ROOT_TAG, '/r']]))).message).toMatch(/both a root share and a root disk/);
+    expect(failure(() => bldyArgv(both, prepared([[ROOT_TAG, '/r']]))).message).toMatch(
+      /both a root share and a root disk/,
+    );
   });
 });
 

@@ -66,7 +66,10 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
   if (spec.rootDisk) {
     checkAbsolute(spec, 'root disk', spec.rootDisk.path);
     if (/[\0\n"\\]/.test(spec.rootDisk.path))
-      invalid(spec, `root disk path ${JSON.stringify(spec.rootDisk.path)} has a quote, backslash or newline; rename it`);
+      invalid(
+        spec,
+        `root disk path ${JSON.stringify(spec.rootDisk.path)} has a quote, backslash or newline; rename it`,
+      );
   }
   if (spec.rootShare) {
     checkTagSyntax(spec.rootShare.tag);
