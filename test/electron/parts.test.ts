@@ -107,6 +107,10 @@ describe('progress bar and notifications', () => {
       lastError,
       rootDir: null,
       managedRoot: null,
+      rootDisk: null,
+      rootDiskSource: null,
+      rootDiskBytes: null,
+      rootDiskInPlace: false,
       pendingRestart: false,
     },
   });

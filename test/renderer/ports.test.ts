@@ -45,6 +45,10 @@ const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
   lastError: null,
   rootDir: null,
   managedRoot: null,
+  rootDisk: null,
+  rootDiskSource: null,
+  rootDiskBytes: null,
+  rootDiskInPlace: false,
   pendingRestart: false,
   ...over,
 });

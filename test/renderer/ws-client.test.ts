@@ -22,6 +22,10 @@ const vm: Vm = {
   lastError: null,
   rootDir: null,
   managedRoot: null,
+  rootDisk: null,
+  rootDiskSource: null,
+  rootDiskBytes: null,
+  rootDiskInPlace: false,
   pendingRestart: false,
 };
 

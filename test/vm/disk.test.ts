@@ -8,7 +8,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyDisk, diskFromDir, diskFromRootfs, diskTool, isExtImage, prepareRootDisk } from '@core/vm/disk';
+import { copyDisk, diskFromDir, diskFromRootfs, diskTool, isExtImage } from '@core/vm/disk';
+import { prepareRootDisk } from '@core/vm/disk-init';
 import { tmpDir } from '../helpers/tmp';
 
 const INIT = path.resolve('resources/guest/oklinux-init');

@@ -36,14 +36,30 @@ export function vmTable(store: StoreCore) {
       accel: VmRow['accel'];
       net: VmRow['net'];
       rootDir: string | null;
+      rootDisk?: string | null;
+      rootDiskSource?: string | null;
     }): VmRow =>
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, root_dir, created_at,
+                             root_disk, root_disk_source)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(v.name, v.image, v.cpus, v.memoryMiB, v.append, v.backend, v.accel, v.net, v.rootDir, now());
+          .run(
+            v.name,
+            v.image,
+            v.cpus,
+            v.memoryMiB,
+            v.append,
+            v.backend,
+            v.accel,
+            v.net,
+            v.rootDir,
+            now(),
+            v.rootDisk ?? null,
+            v.rootDiskSource ?? null,
+          );
         return t.get(v.name);
       }),
     /** Update runtime columns. */
@@ -62,6 +78,8 @@ export function vmTable(store: StoreCore) {
           | 'exitSignal'
           | 'lastError'
           | 'rootDir'
+          | 'rootDisk'
+          | 'rootDiskSource'
           | 'image'
           | 'restartNeeded'
         >
@@ -78,6 +96,8 @@ export function vmTable(store: StoreCore) {
         exitSignal: 'exit_signal',
         lastError: 'last_error',
         rootDir: 'root_dir',
+        rootDisk: 'root_disk',
+        rootDiskSource: 'root_disk_source',
         image: 'image_ref',
         restartNeeded: 'restart_needed',
       };

@@ -5,20 +5,15 @@
  *   stream), from a user's image (`create --root-disk FILE`: a copy unless `--rw`), or from a VM's 9p root
  *   (`oklinux root to-disk`: `mkfs.ext4 -d`). Every copy is made as a temp file renamed into place, cloned
  *   where the filesystem can (FICLONE), else written sparse: runs of zero blocks are skipped, not written.
- * - Before every boot the app writes /sbin/oklinux-init and the shares' fstab block into the image with
- *   `debugfs -w` (e2fsprogs), as it does into a 9p root directory: no mount and no initramfs, so the
- *   guest boots the image's own files with the same init. `e2fsck -p` runs first (it replays the journal a
- *   crashed guest left, which debugfs would not). Paths in the image are resolved as a chroot would
- *   (its links followed inside the image only); what was written is read back and compared.
+ * - Before every boot the app writes its init and the shares into the image (disk-init.ts).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import { OkError } from '@core/errors';
 import { which } from '@core/host-tools';
-import { MOUNT_POINTS, withShares } from './root';
+import { relationToDataDir } from '@core/shares/host';
 
 /** The formats a bundle's rootfs may have that make an ext4 root disk (`raw` is an uncompressed image). */
 export const DISK_FORMATS = ['ext4', 'ext4.gz', 'ext4.zst', 'ext4.xz', 'raw'] as const;
@@ -53,13 +48,13 @@ export function diskTool(name: string, env: NodeJS.ProcessEnv = process.env, why
   );
 }
 
-interface RunResult {
+export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-function run(bin: string, args: string[], opts: { stdin?: string } = {}): Promise<RunResult> {
+export function run(bin: string, args: string[], opts: { stdin?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -274,231 +269,78 @@ export async function diskFromDir(
   });
 }
 
-/** One entry of `debugfs ls -p`: `/ino/mode/uid/gid/name/size/`. */
-interface DirEntry {
-  mode: number;
-  size: number;
-}
-
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
-const S_IFREG = 0o100000;
-
-/** Double-quoted for debugfs's command parser; a name with a quote or line break is refused. */
-function q(vm: string, s: string): string {
-  if (/["\n\r\\]/.test(s)) {
-    throw new OkError(
-      'INVALID_INPUT',
-      `The root disk of "${vm}" has a path with a quote or line break (${JSON.stringify(s)}); okLinux cannot write its init there.`,
-    );
-  }
-  return `"${s}"`;
-}
-
-/** debugfs on one image: read-only requests, and a write session from a command file. */
-class Debugfs {
-  private readonly lists = new Map<string, Map<string, DirEntry>>();
-
-  constructor(
-    private readonly bin: string,
-    private readonly image: string,
-    private readonly vm: string,
-  ) {}
-
-  async request(cmd: string): Promise<RunResult> {
-    return run(this.bin, ['-R', cmd, this.image]);
-  }
-
-  async list(dir: string): Promise<Map<string, DirEntry> | null> {
-    const cached = this.lists.get(dir);
-    if (cached) return cached;
-    const r = await this.request(`ls -p ${q(this.vm, dir)}`);
-    const out = new Map<string, DirEntry>();
-    let any = false;
-    for (const line of r.stdout.split('\n')) {
-      const m = /^\/(\d+)\/(\d+)\/\d+\/\d+\/(.*)\/(\d*)\/$/.exec(line);
-      if (!m) continue;
-      any = true;
-      out.set(m[3]!, { mode: parseInt(m[2]!, 8), size: Number(m[4] || 0) });
-    }
-    if (!any) return null; // not a directory (even an empty one lists "." and "..")
-    this.lists.set(dir, out);
-    return out;
-  }
-
-  /** A symlink's target: `stat` shows a fast link's; a longer one is read with `dump`. */
-  async linkTarget(p: string): Promise<string> {
-    const r = await this.request(`stat ${q(this.vm, p)}`);
-    const m = /Fast link dest: "(.*)"/.exec(r.stdout);
-    if (m) return m[1]!;
-    const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'oklinux-link-'));
-    try {
-      await this.request(`dump ${q(this.vm, p)} ${q(this.vm, path.join(tmp, 'l'))}`);
-      return await fs.promises.readFile(path.join(tmp, 'l'), 'utf8');
-    } finally {
-      await fs.promises.rm(tmp, { recursive: true, force: true });
-    }
-  }
-
-  /**
-   * `p` resolved inside the image as a chroot would (links followed, absolute ones from the image's root),
-   * with the type of what is there; null when a component is missing or the links loop.
-   */
-  async resolve(p: string): Promise<{ path: string; entry: DirEntry | null } | null> {
-    let parts = p.split('/').filter(Boolean);
-    let out: string[] = [];
-    for (let hops = 0; parts.length;) {
-      const part = parts.shift()!;
-      if (part === '.') continue;
-      if (part === '..') {
-        out.pop();
-        continue;
-      }
-      const dir = `/${out.join('/')}`;
-      const entries = await this.list(dir);
-      if (!entries) return null;
-      const e = entries.get(part);
-      if (!e) return parts.length ? null : { path: path.posix.join(dir, part), entry: null };
-      if ((e.mode & S_IFMT) === S_IFLNK) {
-        if (++hops > 40) return null;
-        const target = await this.linkTarget(path.posix.join(dir, part));
-        parts = [...target.split('/').filter(Boolean), ...parts];
-        if (target.startsWith('/')) out = [];
-        continue;
-      }
-      if (!parts.length) return { path: path.posix.join(dir, part), entry: e };
-      out.push(part);
-    }
-    return { path: `/${out.join('/')}`, entry: { mode: S_IFDIR | 0o755, size: 0 } };
-  }
-
-  async write(commands: string[]): Promise<RunResult> {
-    this.lists.clear();
-    return run(this.bin, ['-w', '-f', '-', this.image], { stdin: `${commands.join('\n')}\n` });
-  }
-}
-
 /**
- * Make an ext4 root disk bootable by okLinux, before every boot: journal replayed (`e2fsck -p`), the mount
- * points a root needs made, /sbin/oklinux-init installed and the shares written into /etc/fstab's managed
- * block, then both read back and compared. The image must not be in use.
+ * Checks a `--root-disk` and returns its realpath: a regular file (not a directory or device), readable (and
+ * writable with `--rw`), holding an ext4 filesystem, and not inside the data directory (whose files the app
+ * manages and deletes) unless it is this VM's own disk (`ownDisk`).
  */
-export async function prepareRootDisk(opts: {
-  vm: string;
-  disk: string;
-  initScript: string;
-  fstabLines: string[];
-  env?: NodeJS.ProcessEnv;
-}): Promise<void> {
-  const { vm, disk } = opts;
-  const st = fs.lstatSync(disk, { throwIfNoEntry: false });
-  if (!st?.isFile()) {
-    throw new OkError('NOT_FOUND', `The root disk ${disk} of "${vm}" is missing or not a regular file.`);
-  }
-  if (!(await isExtImage(disk))) {
-    throw new OkError('INVALID_INPUT', `The root disk ${disk} of "${vm}" is not an ext4 image.`);
-  }
-  const e2fsck = diskTool('e2fsck', opts.env);
-  const fsck = await run(e2fsck, ['-p', disk]);
-  if (fsck.code >= 4) {
-    throw new OkError(
-      'INVALID_INPUT',
-      `The root disk ${disk} of "${vm}" has errors e2fsck -p cannot mend (exit ${fsck.code}): ${fsck.stdout.trim()} ${fsck.stderr.trim()}. ` +
-        `Repair it with "e2fsck -f ${disk}" and start the VM again.`,
-    );
-  }
-  const dfs = new Debugfs(diskTool('debugfs', opts.env), disk, vm);
-  const top = await dfs.list('/');
-  if (!top) throw new OkError('INVALID_INPUT', `The root disk ${disk} of "${vm}" cannot be read by debugfs.`);
-
-  const cmds: string[] = [];
-  // mount points first (the kernel mounts devtmpfs on /dev before init runs), then /sbin and /etc
-  for (const [dir, mode] of Object.entries(MOUNT_POINTS)) {
-    const name = dir.slice(1);
-    if (top.has(name)) continue;
-    cmds.push(`mkdir ${q(vm, dir)}`, `sif ${q(vm, dir)} mode 0${(S_IFDIR | mode).toString(8)}`);
-    cmds.push(`sif ${q(vm, dir)} uid 0`, `sif ${q(vm, dir)} gid 0`);
-  }
-  const dirOf = async (dir: string): Promise<string> => {
-    const r = await dfs.resolve(dir);
-    if (r?.entry && (r.entry.mode & S_IFMT) === S_IFDIR) return r.path;
-    if (r && !r.entry && !top.has(dir.slice(1))) {
-      cmds.push(
-        `mkdir ${q(vm, dir)}`,
-        `sif ${q(vm, dir)} mode 040755`,
-        `sif ${q(vm, dir)} uid 0`,
-        `sif ${q(vm, dir)} gid 0`,
-      );
-      return dir;
-    }
-    throw new OkError(
-      'INVALID_INPUT',
-      `The root disk ${disk} of "${vm}" has ${dir}, but it is not a directory (or a link that leads nowhere in the image); fix it.`,
-    );
-  };
-  const sbin = await dirOf('/sbin');
-  const etc = await dirOf('/etc');
-  const initPath = path.posix.join(sbin, 'oklinux-init');
-  const fstabPath = path.posix.join(etc, 'fstab');
-
-  const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'oklinux-disk-'));
+export async function checkRootDiskFile(
+  given: string,
+  opts: { dataDir: string; writable: boolean; ownDisk: string },
+): Promise<string> {
+  const what = `--root-disk ${given}`;
+  if (!path.isAbsolute(given)) throw new OkError('INVALID_INPUT', `${what} is not an absolute path.`);
+  let real: string;
   try {
-    // the current fstab, when it is a regular file of a sane size
-    const entries = (await dfs.list(etc)) ?? new Map<string, DirEntry>();
-    const old = entries.get('fstab');
-    let current = '';
-    if (old && (old.mode & S_IFMT) === S_IFREG) {
-      if (old.size > 1 << 20) {
-        throw new OkError(
-          'INVALID_INPUT',
-          `${fstabPath} in the root disk ${disk} of "${vm}" is ${old.size} bytes, more than an fstab can be; remove or shorten it.`,
-        );
-      }
-      await dfs.request(`dump ${q(vm, fstabPath)} ${q(vm, path.join(tmp, 'fstab.old'))}`);
-      current = fs.readFileSync(path.join(tmp, 'fstab.old'), 'utf8');
-    }
-    const next = withShares(current, opts.fstabLines);
-    const init = await fs.promises.readFile(opts.initScript);
-    fs.writeFileSync(path.join(tmp, 'init'), init, { mode: 0o755 });
-    fs.writeFileSync(path.join(tmp, 'fstab'), next, { mode: 0o644 });
-
-    const replace = (dir: string, name: string, src: string, mode: number, existing: DirEntry | undefined): void => {
-      cmds.push(`cd ${q(vm, dir)}`);
-      if (existing) cmds.push(`${(existing.mode & S_IFMT) === S_IFDIR ? 'rmdir' : 'rm'} ${q(vm, name)}`);
-      cmds.push(`write ${q(vm, src)} ${q(vm, name)}`, `sif ${q(vm, name)} mode 0${(S_IFREG | mode).toString(8)}`);
-      cmds.push(`sif ${q(vm, name)} uid 0`, `sif ${q(vm, name)} gid 0`, 'cd /');
-    };
-    const sbinEntries = (await dfs.list(sbin)) ?? new Map<string, DirEntry>();
-    replace(sbin, 'oklinux-init', path.join(tmp, 'init'), 0o755, sbinEntries.get('oklinux-init'));
-    if (next !== current || !old || (old.mode & S_IFMT) !== S_IFREG) {
-      replace(etc, 'fstab', path.join(tmp, 'fstab'), 0o644, old);
-    }
-    const w = await dfs.write(cmds);
-    // read back what the guest will see
-    const check = async (p: string, want: Buffer | string, what: string): Promise<void> => {
-      const out = path.join(tmp, `check-${path.posix.basename(p)}`);
-      await fs.promises.rm(out, { force: true });
-      await dfs.request(`dump ${q(vm, p)} ${q(vm, out)}`);
-      const got = fs.existsSync(out) ? fs.readFileSync(out) : null;
-      if (!got || !got.equals(Buffer.from(want))) {
-        throw new OkError(
-          'VMM',
-          `okLinux could not write ${what} (${p}) into the root disk ${disk} of "${vm}": ${w.stderr.replace(/^debugfs [^\n]*\n/, '').trim() || 'debugfs wrote something else'}`,
-        );
-      }
-    };
-    await check(initPath, init, 'its init');
-    await check(fstabPath, next, 'the shares');
-    const after = await dfs.list('/');
-    for (const dir of Object.keys(MOUNT_POINTS)) {
-      if (!after?.has(dir.slice(1)))
-        throw new OkError(
-          'VMM',
-          `okLinux could not make ${dir} in the root disk ${disk} of "${vm}": ${w.stderr.trim()}`,
-        );
-    }
-  } finally {
-    await fs.promises.rm(tmp, { recursive: true, force: true });
+    real = await fs.promises.realpath(given);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OkError(
+      code === 'ENOENT' || code === 'ENOTDIR' ? 'NOT_FOUND' : 'INVALID_INPUT',
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `${what} does not exist. Give an ext4 image file (e.g. one made with "mkfs.ext4 -d DIR FILE SIZE").`
+        : `${what} cannot be resolved (${code ?? String(e)}); check that you can reach it.`,
+      { cause: e },
+    );
   }
+  const shown = real === given ? what : `${what} (which leads to ${real})`;
+  const st = await fs.promises.stat(real);
+  if (st.isDirectory()) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `${shown} is a directory. Give an ext4 image file, or use --root-dir to boot a folder over 9p.`,
+    );
+  }
+  if (!st.isFile()) {
+    throw new OkError('INVALID_INPUT', `${shown} is not a regular file (a device or pipe); give an ext4 image file.`);
+  }
+  if (real !== opts.ownDisk) {
+    const dataReal = await fs.promises.realpath(opts.dataDir);
+    const rel = await relationToDataDir(real, dataReal);
+    if (rel === 'same' || rel === 'inside') {
+      throw new OkError(
+        'INVALID_INPUT',
+        `${shown} is inside the okLinux data directory ${dataReal}, whose files the app manages and deletes. Copy it out of there first.`,
+      );
+    }
+  }
+  try {
+    await fs.promises.access(real, opts.writable ? fs.constants.R_OK | fs.constants.W_OK : fs.constants.R_OK);
+  } catch {
+    throw new OkError(
+      'INVALID_INPUT',
+      opts.writable
+        ? `${shown} is not writable by you; --rw boots the file itself and changes it. Leave out --rw to boot a copy.`
+        : `${shown} is not readable by you.`,
+    );
+  }
+  if (!(await isExtImage(real))) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `${shown} is not an ext4 image (it has no ext4 superblock). Make one with "mkfs.ext4 -d DIR FILE SIZE", or convert a VM with "oklinux root to-disk".`,
+    );
+  }
+  return real;
+}
+
+/** At start: a user's disk (`--rw`) is still its own realpath and still passes `checkRootDiskFile`. */
+export async function recheckRootDisk(stored: string, opts: { dataDir: string; ownDisk: string }): Promise<string> {
+  const real = await checkRootDiskFile(stored, { ...opts, writable: true });
+  if (real !== stored) {
+    throw new OkError(
+      'INVALID_INPUT',
+      `The root disk ${stored} now leads to ${real}: a link was put in its path since it was chosen, and okLinux does not follow it. Create the VM again with the file you mean.`,
+    );
+  }
+  return real;
 }
