@@ -256,6 +256,8 @@ export async function diskFromDir(
   const mkfs = diskTool('mkfs.ext4', opts.env, 'to make an ext4 root disk');
   await intoPlace(dest, async (tmp) => {
     const kib = Math.floor(sizeBytes / 1024);
+    // made first, private (mkfs.ext4 would make it with the umask's mode), then filled
+    await (await fs.promises.open(tmp, 'wx', 0o600)).close();
     const r = await run(mkfs, ['-q', '-F', '-t', 'ext4', '-L', 'oklinux-root', '-d', dir, tmp, `${kib}k`]);
     if (r.code !== 0) {
       const full = /Could not allocate block|No space left|inode_table|too small/i.test(r.stderr);
