@@ -60,7 +60,16 @@ async function rootDiskFor(
 ): Promise<{ path: string; source: string | null; copied: boolean }> {
   const own = ctx.paths.rootDisk(name);
   const real = await checkRootDiskFile(given, { dataDir: ctx.paths.root, writable: rw, ownDisk: own });
-  if (rw || real === own) return { path: real, source: null, copied: false };
+  if (rw || real === own) {
+    const other = ctx.store.vms.list().find((v) => v.rootDisk === real);
+    if (other) {
+      throw new OkError(
+        'CONFLICT',
+        `--root-disk ${real} is already the root disk of the VM "${other.name}", which changes it; leave out --rw to boot a copy.`,
+      );
+    }
+    return { path: real, source: null, copied: false };
+  }
   if (fs.lstatSync(own, { throwIfNoEntry: false })) {
     throw new OkError(
       'CONFLICT',

@@ -57,7 +57,19 @@ export function rootPreparer(
  */
 async function diskRoot(ctx: EngineContext, vm: VmRow, image: BootImage, disk: string): Promise<string> {
   const own = ctx.paths.rootDisk(vm.name);
-  if (disk !== own) return recheckRootDisk(disk, { dataDir: ctx.paths.root, ownDisk: own });
+  if (disk !== own) {
+    // debugfs must never write into a filesystem a running guest has mounted
+    const user = ctx.store.vms
+      .list()
+      .find((v) => v.name !== vm.name && v.rootDisk === disk && v.state !== 'stopped' && v.state !== 'crashed');
+    if (user) {
+      throw new OkError(
+        'CONFLICT',
+        `The root disk ${disk} of "${vm.name}" is in use by the VM "${user.name}" (${user.state}); stop it first.`,
+      );
+    }
+    return recheckRootDisk(disk, { dataDir: ctx.paths.root, ownDisk: own });
+  }
   for (const p of [path.dirname(own), own]) {
     if (fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) {
       throw new OkError(
