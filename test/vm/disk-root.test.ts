@@ -118,6 +118,7 @@ describe('ext4 root disks (okLinux-shaped kernel, QEMU TCG, a kernel-only bundle
       rootDiskInPlace: false,
     });
     expect((await cli('share', 'add', 'disk', shareDir, '--tag', 'host')).code).toBe(0);
+    expect((await cli('pull', 'kernel-only')).code).toBe(0); // a dry run pulls nothing
     const plan = await cli('start', 'disk', '--dry-run', '--json');
     expect(plan.code, plan.stderr).toBe(0);
     const argv = JSON.parse(plan.stdout) as string[];
@@ -128,7 +129,7 @@ describe('ext4 root disks (okLinux-shaped kernel, QEMU TCG, a kernel-only bundle
     const run = new Run(env, ['disk']);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
     expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
-    await run.type('grep " / " /proc/mounts', /\/dev\/vda \/ ext4 rw/);
+    await run.type('grep " / " /proc/mounts', /\/dev\/(vda|root) \/ ext4 rw/);
     await run.type('stat -c "%a" /tmp', /\n1777\r*\n/);
     await run.type('cat /mnt/host/hello.txt', /from the host/);
     await run.type('echo from-guest > /mnt/host/out.txt && echo SHARE-""OK', /SHARE-OK/);
@@ -200,7 +201,7 @@ describe('ext4 root disks (okLinux-shaped kernel, QEMU TCG, a kernel-only bundle
     const run = new Run(env, ['deb']);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /, 0, 180_000);
     expect(run.out).toMatch(/oklinux-init: mounted host on \/mnt\/host\r*\n/);
-    await run.type('grep " / " /proc/mounts', /\/dev\/vda \/ ext4 rw/);
+    await run.type('grep " / " /proc/mounts', /\/dev\/(vda|root) \/ ext4 rw/);
     await run.type('echo "debian=$(cat /etc/debian_version)"', /debian=12\.\d+\r*\n/);
     await run.type('echo deb > /mnt/host/deb.txt && echo DEB-""OK', /DEB-OK/);
     run.child.stdin.write('poweroff\n');
@@ -218,7 +219,7 @@ describe('ext4 root disks (okLinux-shaped kernel, QEMU TCG, a kernel-only bundle
     expect(fs.existsSync(own)).toBe(false);
     const run = new Run(env, ['bun']);
     await run.waitFor(/oklinux-init: ready[\s\S]*# /);
-    await run.type('grep " / " /proc/mounts', /\/dev\/vda \/ ext4 rw/);
+    await run.type('grep " / " /proc/mounts', /\/dev\/(vda|root) \/ ext4 rw/);
     run.child.stdin.write('poweroff\n');
     expect(await run.exited, run.out.slice(-2000)).toBe(0);
     const vm = JSON.parse((await cli('ls', '--json')).stdout).find((v: { name: string }) => v.name === 'bun');
