@@ -211,7 +211,7 @@ describe('ext4 root disks (okLinux-shaped kernel, QEMU TCG, a kernel-only bundle
     const again = await cli('root', 'to-disk', 'deb');
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/already boots from the root disk/);
-  });
+  }, 420_000); // a Debian userland under TCG: 19 s on a quiet machine, over 180 s beside another VM suite
 
   it('a bundle whose rootfs is an ext4.gz image: each VM boots its own sparse copy, made at its first start', async () => {
     expect((await cli('create', 'bun', '--image', 'disk-bundle', '--accel', 'tcg')).code).toBe(0);
