@@ -37,6 +37,7 @@ export interface OkLinuxApi {
     stop: Op<'vms:stop'>;
     remove: Op<'vms:remove'>;
     logs: Op<'vms:logs'>;
+    toDisk: Op<'vms:toDisk'>;
     plan: Op<'vms:plan'>;
   };
   console: {

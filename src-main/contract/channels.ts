@@ -27,6 +27,12 @@ const createVm = z
     /** Ports to publish (not with net `none`). */
     publish: z.array(S.PublishSpec).max(64).optional(),
     rootDir: S.AbsPath.optional(),
+    /**
+     * An ext4 image to boot as the root (/dev/vda). The VM gets its own sparse copy and the file is only
+     * read, unless `rootDiskRw`: then the VM boots the file itself and changes it.
+     */
+    rootDisk: S.AbsPath.optional(),
+    rootDiskRw: z.boolean().optional(),
   })
   .strict();
 const byName = z.object({ name: S.VmName }).strict();
@@ -98,6 +104,25 @@ export const contract = {
   'vms:remove': {
     input: z.object({ name: S.VmName, keepRoot: z.boolean().optional() }).strict(),
     output: z.null(),
+  },
+  /**
+   * Turn a stopped VM's 9p root directory into an ext4 root disk (`mkfs.ext4 -d`), which it boots from then
+   * on: faster for work on many small files. The directory is kept. Size: what the root holds × 1.5 plus
+   * 256 MiB unless given.
+   */
+  'vms:toDisk': {
+    input: z
+      .object({
+        name: S.VmName,
+        sizeMiB: z
+          .number()
+          .int()
+          .min(16)
+          .max(16 * 1024 * 1024)
+          .optional(),
+      })
+      .strict(),
+    output: S.Vm,
   },
   'vms:logs': {
     input: z.object({ name: S.VmName, bytes: z.number().int().positive().optional() }).strict(),

@@ -81,7 +81,7 @@ export const CatalogArtifact = z.object({
   sha256Url: z.string().nullable(),
   size: z.number().int().nonnegative().nullable(),
   extract: z.string().nullable(),
-  format: z.enum(['tar.gz', 'raw']).nullable(),
+  format: z.enum(['tar.gz', 'raw', 'ext4', 'ext4.gz', 'ext4.zst', 'ext4.xz']).nullable(),
 });
 export type CatalogArtifact = z.infer<typeof CatalogArtifact>;
 
@@ -240,6 +240,16 @@ export const Vm = z.object({
    */
   managedRoot: z.string().nullable(),
   pendingRestart: z.boolean(),
+  /** The ext4 image the VM boots as its root (/dev/vda) instead of a 9p root directory; null for a 9p root. */
+  rootDisk: z.string().nullable(),
+  /** The user's image the root disk was copied from (create --root-disk without --rw); null otherwise. */
+  rootDiskSource: z.string().nullable(),
+  /** The VM boots the user's file itself (create --root-disk FILE --rw) and changes it. */
+  rootDiskInPlace: z.boolean(),
+  /** The root disk's size and the bytes it takes on the host (it is sparse), when it exists. */
+  rootDiskBytes: z
+    .object({ size: z.number().int().nonnegative(), allocated: z.number().int().nonnegative() })
+    .nullable(),
 });
 export type Vm = z.infer<typeof Vm>;
 

@@ -82,6 +82,10 @@ export class DataPaths {
   rootDir(name: string): string {
     return path.join(this.vmDir(name), 'root');
   }
+  /** The VM's own ext4 root disk (a copy of a bundle's or a user's image, or made from its 9p root). */
+  rootDisk(name: string): string {
+    return path.join(this.vmDir(name), 'root.img');
+  }
   /** Id-based, so it stays short: launch.json, supervisor.log, share symlinks (and usually the sockets). */
   runDir(vmId: number): string {
     return path.join(this.run, String(vmId));

@@ -208,6 +208,26 @@ describe('manifests', () => {
     expect((local.bundles[0]!.artifacts.kernel as ManifestArtifact).url).toBe('file:///srv/k.tar.gz');
   });
 
+  it('takes a bundle with only a kernel, and ext4 rootfs images, plain or compressed', () => {
+    const kernelOnly = parse({ schema: 1, bundles: [bundle({ artifacts: { kernel: { release: 'latest' } } })] });
+    expect(kernelOnly.bundles[0]!.artifacts).toEqual({ kernel: { release: 'latest' } });
+    for (const format of ['ext4', 'ext4.gz', 'ext4.zst', 'ext4.xz', 'raw']) {
+      const m = parse({
+        schema: 1,
+        bundles: [
+          bundle({ artifacts: { kernel: { url: 'k', sha256: HEX }, rootfs: { url: 'r.img', sha256: HEX, format } } }),
+        ],
+      });
+      expect(m.bundles[0]!.artifacts.rootfs?.format).toBe(format);
+    }
+    const bad = bundle({
+      artifacts: { kernel: { url: 'k', sha256: HEX }, rootfs: { url: 'r', sha256: HEX, format: 'qcow2' } },
+    });
+    expect(problem({ schema: 1, bundles: [bad] })).toContain(
+      'bundles[0].artifacts.rootfs.format: expected "tar.gz" or',
+    );
+  });
+
   it('refuses other schema versions, non-objects and bad JSON clearly', async () => {
     expect(problem({ schema: 2, bundles: [] })).toBe(
       'manifest test manifest uses schema 2; this version of okLinux Desktop reads schema 1 only. ' +

@@ -18,6 +18,10 @@ export const sampleVm = (name: string, over: Partial<Vm> = {}): Vm => ({
   lastError: null,
   rootDir: null,
   managedRoot: null,
+  rootDisk: null,
+  rootDiskSource: null,
+  rootDiskBytes: null,
+  rootDiskInPlace: false,
   pendingRestart: false,
   ...over,
 });

@@ -1,52 +1,13 @@
 // @vitest-environment jsdom
 // The VM detail's shares: each remote 9p share with its URL and the state of its mount (the problem when
 // unreachable), and "Add remote share" with a URL; a VM with no network offers no remote shares.
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import type { AppEvent, OkLinuxApi, Share, Vm } from '@contract';
-import type { Bridge } from '@renderer/lib/bridge';
-import App from '@renderer/App.svelte';
+import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { sampleVm as vm } from '../helpers/sample-vm';
 
-afterEach(() => {
-  cleanup();
-  history.replaceState(null, '', '/');
-});
-
-HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
-globalThis.ResizeObserver ??= class {
-  observe(): void {}
-  unobserve(): void {}
-  disconnect(): void {}
-} as unknown as typeof ResizeObserver;
-window.matchMedia ??= ((query: string) => ({
-  matches: false,
-  media: query,
-  addEventListener: () => undefined,
-  removeEventListener: () => undefined,
-  addListener: () => undefined,
-  removeListener: () => undefined,
-})) as unknown as typeof window.matchMedia;
-
-const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
-  name,
-  image: 'oklinux',
-  cpus: 1,
-  memoryMiB: 512,
-  append: '',
-  backend: 'auto',
-  accel: 'auto',
-  net: 'nat',
-  state: 'stopped',
-  pid: null,
-  startedAt: null,
-  exitCode: null,
-  exitSignal: null,
-  lastError: null,
-  rootDir: null,
-  managedRoot: null,
-  pendingRestart: false,
-  ...over,
-});
+useAppDom();
 
 function fakeEngine(vms: Vm[]) {
   const shares: Share[] = [
@@ -104,22 +65,10 @@ function fakeEngine(vms: Vm[]) {
     console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
     onEvent: (_l: (e: AppEvent) => void) => () => undefined,
   } as unknown as OkLinuxApi;
-  const bridge: Bridge = {
-    api,
-    kind: 'browser',
-    pathForFile: null,
-    pickFolders: null,
-    connection: { state: () => ({ status: 'open' }), onState: () => () => undefined, reconnectNow: () => undefined },
-    tokenMissing: false,
-  };
-  return { bridge, calls };
+  return { bridge: browserBridge(api), calls };
 }
 
-async function renderVm(name: string, engine: ReturnType<typeof fakeEngine>) {
-  history.replaceState(null, '', `/#/vms/${name}`);
-  render(App, { props: { bridge: engine.bridge } });
-  await waitFor(() => expect(screen.getByTestId('view-vm')).toBeTruthy());
-}
+const renderVm = (name: string, engine: ReturnType<typeof fakeEngine>) => renderApp(`#/vms/${name}`, engine.bridge);
 
 describe('VM detail: remote shares', () => {
   it("shows each remote share's URL and the state of its mount, with the problem when unreachable", async () => {

@@ -25,7 +25,7 @@ const vms = {
   reconcile: () => undefined,
   vm: (name: string) => {
     const row = ctx.store.vms.get(name);
-    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded);
+    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded, ctx.paths);
   },
 };
 const events: AppEvent[] = [];

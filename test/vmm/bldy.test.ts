@@ -50,6 +50,46 @@ function failure(fn: () => unknown): OkError {
   throw new Error('expected an OkError');
 }
 
+describe('bldyArgv with a root disk (golden)', () => {
+  it('--block PATH,root[,ro]: crosvm adds root=/dev/vda itself, the app adds rootfstype=ext4; never --root/--rwdisk', () => {
+    const argv = bldyArgv(spec({ rootDisk: { path: '/d/root.img', readOnly: false } }), prepared([]));
+    expect(argv).toEqual([
+      'run',
+      '-m',
+      '1024',
+      '-c',
+      '2',
+      '-p',
+      'quiet loglevel=4',
+      '-p',
+      'init=/sbin/init',
+      '-p',
+      'rootfstype=ext4',
+      '-s',
+      SOCK,
+      '--serial',
+      BLDY_SERIAL,
+      '--block',
+      '/d/root.img,root',
+      '--disable-sandbox',
+      KERNEL,
+    ]);
+    const ro = bldyArgv(spec({ rootDisk: { path: '/d/a,b=c.img', readOnly: true } }), prepared([]));
+    expect(ro[ro.indexOf('--block') + 1]).toBe('"/d/a,b=c.img",root,ro');
+    for (const a of [...argv, ...ro]) expect(['--root', '--rwroot', '--disk', '--rwdisk']).not.toContain(a);
+  });
+
+  it('refuses a disk path with a double quote, and a root share together with a root disk', () => {
+    expect(
+      failure(() => bldyArgv(spec({ rootDisk: { path: '/d/a"b.img', readOnly: false } }), prepared([]))).message,
+    ).toMatch(/has a quote, backslash or newline/);
+    const both = spec({ rootShare: { tag: ROOT_TAG, hostPath: '/r' }, rootDisk: { path: '/d.img', readOnly: false } });
+    expect(failure(() => bldyArgv(both, prepared([[ROOT_TAG, '/r']]))).message).toMatch(
+      /both a root share and a root disk/,
+    );
+  });
+});
+
 describe('bldyArgv (golden)', () => {
   it('no shares, no initrd', () => {
     expect(bldyArgv(spec(), prepared([]))).toEqual([

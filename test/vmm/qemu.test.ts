@@ -316,6 +316,31 @@ describe('qemuArgv (golden)', () => {
   });
 });
 
+describe('qemuArgv with a root disk (golden)', () => {
+  it('a raw virtio-blk drive, root=/dev/vda rw rootfstype=ext4; readonly=on and ro for a read-only disk', () => {
+    const rw = qemuArgv(spec({ rootDisk: { path: '/d/a,b root.img', readOnly: false } }));
+    expect(rw.slice(rw.indexOf('-drive'))).toEqual([
+      '-drive',
+      'file=/d/a,,b root.img,format=raw,if=none,id=root',
+      '-device',
+      'virtio-blk-pci,drive=root',
+    ]);
+    expect(rw[rw.indexOf('-append') + 1]).toBe('console=ttyS0 quiet loglevel=4 root=/dev/vda rw rootfstype=ext4');
+    const ro = qemuArgv(spec({ rootDisk: { path: '/d/root.img', readOnly: true } }));
+    expect(ro).toContain('file=/d/root.img,format=raw,if=none,id=root,readonly=on');
+    expect(ro[ro.indexOf('-append') + 1]).toMatch(/ root=\/dev\/vda ro rootfstype=ext4$/);
+    expect(ro.filter((a) => a.startsWith('virtio-9p'))).toEqual([]);
+  });
+
+  it('refuses a root share and a root disk together, and a relative disk path', () => {
+    const both = spec({ rootShare: { tag: ROOT_TAG, hostPath: '/r' }, rootDisk: { path: '/d.img', readOnly: false } });
+    expect(failure(() => qemuArgv(both)).message).toMatch(/both a root share and a root disk/);
+    expect(failure(() => qemuArgv(spec({ rootDisk: { path: 'd.img', readOnly: false } }))).message).toMatch(
+      /root disk "d.img" is not an absolute path/,
+    );
+  });
+});
+
 describe('qemuArgv against a real QEMU', () => {
   let tmp: string;
   beforeAll(() => {

@@ -40,7 +40,22 @@ const createOptions = {
   net: { type: 'string' },
   publish: { type: 'string', multiple: true },
   'root-dir': { type: 'string' },
+  'root-disk': { type: 'string' },
+  rw: { type: 'boolean' },
 } as const;
+
+const ROOT_HELP =
+  ' --root-disk FILE boots an ext4 image (e.g. made with "mkfs.ext4 -d DIR FILE SIZE" or the debootstrap recipe) ' +
+  'as the root, with any bundle, even one with only a kernel: the VM gets its own copy and FILE is never changed. ' +
+  'With --rw the VM boots FILE itself and changes it (okLinux writes its init and the shares into it at every start).';
+
+/** A size such as 4096 (MiB), 512M, 8G or 1.5T, in MiB. */
+export function parseSizeMiB(v: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([MGT]i?B?)?$/i.exec(v.trim());
+  if (!m) throw new OkError('INVALID_INPUT', `${what} must be a size such as 4096 (MiB), 512M or 8G, got "${v}"`);
+  const unit = (m[2] ?? 'M')[0]!.toUpperCase();
+  return Math.ceil(Number(m[1]) * (unit === 'T' ? 1024 * 1024 : unit === 'G' ? 1024 : 1));
+}
 
 const NET_HELP =
   '--net: nat (the default) gives the guest QEMU user-mode networking with no root needed: it is 10.0.2.15, ' +
@@ -69,19 +84,57 @@ export function createInput(name: string, values: Record<string, unknown>): Crea
       typeof values['root-dir'] === 'string' && values['root-dir']
         ? path.resolve(values['root-dir'])
         : (values['root-dir'] as string | undefined),
+    rootDisk:
+      typeof values['root-disk'] === 'string' && values['root-disk']
+        ? path.resolve(values['root-disk'])
+        : (values['root-disk'] as string | undefined),
+    rootDiskRw: values.rw === true ? true : undefined,
   };
 }
+
+const rootCommand: Command = {
+  name: 'root',
+  usage: 'root to-disk <vm> [--size SIZE]',
+  summary: "Work on a VM's root filesystem.",
+  sub: [
+    {
+      name: 'to-disk',
+      usage: 'to-disk <vm> [--size SIZE]',
+      summary: "Turn a stopped VM's 9p root folder into an ext4 disk it boots from (faster for many small files).",
+      description:
+        'Makes <vm>/root.img with "mkfs.ext4 -d" (no root needed) and boots it from then on: package installs, ' +
+        'builds and git run about ten times faster than on a 9p root. The folder is kept as it was; a folder okLinux ' +
+        'made goes with "oklinux rm". --size (e.g. 8G; MiB when no unit) defaults to what the root holds × 1.5 + 256 MiB. ' +
+        'The disk does not grow by itself.',
+      options: { size: { type: 'string' } },
+      async run(io, { positionals, values }) {
+        needArgs(positionals, 1, `root ${this.usage}`);
+        const sizeMiB = typeof values.size === 'string' ? parseSizeMiB(values.size, '--size') : undefined;
+        const name = positionals[0]!;
+        const vm = await withEngine(io, (e) => e.invoke('vms:toDisk', { name, ...(sizeMiB ? { sizeMiB } : {}) }));
+        io.print(
+          vm,
+          () =>
+            `${vm.name} now boots from the disk ${vm.rootDisk} (${Math.round((vm.rootDiskBytes?.size ?? 0) / 1024 / 1024)} MiB, ` +
+            `${Math.round((vm.rootDiskBytes?.allocated ?? 0) / 1024 / 1024)} MiB used on the host). ` +
+            `Its folder ${vm.rootDiskSource} is kept as it was.`,
+        );
+      },
+    },
+  ],
+};
 
 export const vmCommands: Command[] = [
   {
     name: 'run',
     usage:
-      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
+      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
     summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
     description:
       `With no arguments it runs the VM "${DEFAULT_VM}" from the bundle "${DEFAULT_IMAGE}" (the newest okLinux kernel ` +
       'with the default root filesystem). It returns when the VM stops; Ctrl-] detaches and leaves it running. ' +
-      NET_HELP,
+      NET_HELP +
+      ROOT_HELP,
     options: createOptions,
     async run(io, { positionals, values }) {
       if (positionals.length > 1)
@@ -115,16 +168,22 @@ export const vmCommands: Command[] = [
   {
     name: 'create',
     usage:
-      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR]',
+      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
     summary: 'Create a VM (nothing is started).',
-    description: NET_HELP,
+    description: NET_HELP + ROOT_HELP,
     options: createOptions,
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);
       const vm = await withEngine(io, (e) => e.invoke('vms:create', createInput(positionals[0]!, values)));
       io.print(
         vm,
-        () => `Created ${vm.name} (${vm.cpus} vCPUs, ${vm.memoryMiB} MiB, image ${vm.image}, network ${vm.net}).`,
+        () =>
+          `Created ${vm.name} (${vm.cpus} vCPUs, ${vm.memoryMiB} MiB, image ${vm.image}, network ${vm.net}).` +
+          (vm.rootDisk
+            ? vm.rootDiskSource
+              ? `\nRoot disk: ${vm.rootDisk} (its own copy of ${vm.rootDiskSource}, which stays as it is).`
+              : `\nRoot disk: ${vm.rootDisk} (booted in place: the VM changes this file).`
+            : ''),
       );
     },
   },
@@ -282,6 +341,7 @@ export const vmCommands: Command[] = [
     },
   },
   shareCommand,
+  rootCommand,
   {
     name: '__supervise',
     usage: '__supervise <plan.json>',

@@ -18,6 +18,9 @@ export const DEFAULT_CMDLINE = 'console=ttyS0';
 
 export type Arch = 'x86_64' | 'aarch64';
 
+export const ROOTFS_FORMATS = ['tar.gz', 'raw', 'ext4', 'ext4.gz', 'ext4.zst', 'ext4.xz'] as const;
+export type RootfsFormat = (typeof ROOTFS_FORMATS)[number];
+
 /** One downloadable file. Exactly one of `sha256` / `sha256Url` is set. URLs are absolute. */
 export interface ManifestArtifact {
   url: string;
@@ -28,8 +31,11 @@ export interface ManifestArtifact {
   size?: number;
   /** The one member to take out of a tar.gz (kernel and VMM only). */
   extract?: string;
-  /** rootfs only: a tarball to unpack, or a raw disk image. */
-  format?: 'tar.gz' | 'raw';
+  /**
+   * rootfs only: a tarball to unpack into a 9p root directory, or an ext4 disk image (`raw` is the same as
+   * `ext4`), optionally compressed, which the VM boots as its own copy.
+   */
+  format?: RootfsFormat;
 }
 
 /**
@@ -208,7 +214,7 @@ function manifestSchema(base: URL, allowFile: boolean) {
       return { url: u!, ...rest };
     });
   const initrd = z.strictObject({ url, ...digest }).superRefine(oneDigest);
-  const rootfs = z.strictObject({ url, ...digest, format: z.enum(['tar.gz', 'raw']) }).superRefine(oneDigest);
+  const rootfs = z.strictObject({ url, ...digest, format: z.enum(ROOTFS_FORMATS) }).superRefine(oneDigest);
   const bundle = z.strictObject({
     name: z
       .string()

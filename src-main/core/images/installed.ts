@@ -188,6 +188,7 @@ export class InstalledImages {
       ...(initrd ? { initrdPath: initrd.path } : {}),
       cmdline: img.cmdline,
       rootfs: rootfs?.path ?? null,
+      rootfsFormat: img.rootfsFormat,
       ...(rootfs ? { rootfsPin: rootfs } : {}),
       pinned: initrd ? [kernel, initrd] : [kernel],
       image: img,

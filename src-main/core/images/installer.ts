@@ -71,7 +71,13 @@ export class Installer {
       roles.push({ role: a.role, sha256: sha });
     }
     const row = this.store.images.install(
-      { ref: entry.ref, kind: entry.kind, version: entry.version, cmdline: entry.cmdline },
+      {
+        ref: entry.ref,
+        kind: entry.kind,
+        version: entry.version,
+        cmdline: entry.cmdline,
+        rootfsFormat: entry.artifacts.find((a) => a.role === 'rootfs')?.format ?? null,
+      },
       roles,
     );
     this.store.events.append('image.installed', entry.ref, { roles });

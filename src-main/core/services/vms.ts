@@ -1,6 +1,7 @@
 /** `vms:*`: the VMs: create, launch, start, stop, remove, logs, and what a start would run. */
 import type { ServiceHandlers } from '@core/dispatch';
 import { createVm, launchVm } from '@core/vm/create';
+import { rootToDisk } from '@core/vm/to-disk';
 import type { EngineParts } from './parts';
 
 export function vmHandlers({ ctx, vms }: EngineParts): ServiceHandlers<'vms'> {
@@ -19,6 +20,7 @@ export function vmHandlers({ ctx, vms }: EngineParts): ServiceHandlers<'vms'> {
       return null;
     },
     'vms:logs': ({ name, bytes }) => vms.logs(name, bytes),
+    'vms:toDisk': ({ name, sizeMiB }) => rootToDisk(ctx, vms, name, sizeMiB),
     'vms:plan': async ({ name, backend }) => {
       const { bin, args } = await vms.plan(ctx.store.vms.get(name), {
         pull: false,

@@ -80,7 +80,10 @@ async function mountsUnder(dir: string): Promise<string[]> {
  * it: 'same'/'inside'); `real`, or a filesystem mounted somewhere under it, is the data directory or
  * one of its ancestors ('contains').
  */
-async function relationToDataDir(real: string, dataReal: string): Promise<'same' | 'inside' | 'contains' | null> {
+export async function relationToDataDir(
+  real: string,
+  dataReal: string,
+): Promise<'same' | 'inside' | 'contains' | null> {
   const byPath = relation(real, dataReal);
   if (byPath) return byPath;
   const data = await devIno(dataReal);

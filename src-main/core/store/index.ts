@@ -180,15 +180,17 @@ export class Store {
     },
     /** Record an installed image and its artifacts atomically (replacing an earlier install of the same ref). */
     install: (
-      img: { ref: string; kind: ImageRow['kind']; version: string; cmdline: string },
+      img: { ref: string; kind: ImageRow['kind']; version: string; cmdline: string; rootfsFormat?: string | null },
       artifacts: { role: 'kernel' | 'initrd' | 'rootfs'; sha256: string }[],
     ): ImageRow =>
       guard(`The image "${img.ref}"`, () =>
         this.tx(() => {
           this.db.prepare('DELETE FROM images WHERE ref = ?').run(img.ref);
           const info = this.db
-            .prepare('INSERT INTO images(ref, kind, version, cmdline, installed_at) VALUES (?, ?, ?, ?, ?)')
-            .run(img.ref, img.kind, img.version, img.cmdline, now());
+            .prepare(
+              'INSERT INTO images(ref, kind, version, cmdline, installed_at, rootfs_format) VALUES (?, ?, ?, ?, ?, ?)',
+            )
+            .run(img.ref, img.kind, img.version, img.cmdline, now(), img.rootfsFormat ?? null);
           const ins = this.db.prepare('INSERT INTO image_artifacts(image_id, role, sha256) VALUES (?, ?, ?)');
           for (const a of artifacts) ins.run(info.lastInsertRowid, a.role, a.sha256);
           return this.images.get(img.ref);
@@ -214,6 +216,7 @@ export class Store {
       version: r.version as string,
       cmdline: r.cmdline as string,
       installedAt: r.installed_at as string,
+      rootfsFormat: (r.rootfs_format as string | null) ?? null,
       artifacts: arts,
     };
   }

@@ -185,6 +185,13 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (vm_id, url)
   );
   `,
+  // 7: ext4 root disks (#11): the image a VM boots instead of a 9p root, the user's image it was copied from
+  // (create --root-disk without --rw), and the format of an installed bundle's rootfs (tar.gz, or an ext4 image).
+  `
+  ALTER TABLE vms ADD COLUMN root_disk TEXT;
+  ALTER TABLE vms ADD COLUMN root_disk_source TEXT;
+  ALTER TABLE images ADD COLUMN rootfs_format TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

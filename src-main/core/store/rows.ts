@@ -17,6 +17,8 @@ export interface ImageRow {
   version: string;
   cmdline: string;
   installedAt: string;
+  /** The rootfs artifact's format from its manifest (null: a tarball, as before formats were recorded). */
+  rootfsFormat: string | null;
   artifacts: { role: 'kernel' | 'initrd' | 'rootfs'; sha256: string; size: number; path: string }[];
 }
 export interface SourceRow {
@@ -26,7 +28,7 @@ export interface SourceRow {
   body: string | null;
   addedAt: string;
 }
-export interface VmRow extends Omit<Vm, 'pendingRestart' | 'managedRoot'> {
+export interface VmRow extends Omit<Vm, 'pendingRestart' | 'managedRoot' | 'rootDiskBytes' | 'rootDiskInPlace'> {
   id: number;
   restartNeeded: boolean;
   supervisorPid: number | null;
@@ -86,6 +88,8 @@ export function vmFromRaw(r: Raw): VmRow {
     exitSignal: (r.exit_signal as string | null) ?? null,
     lastError: (r.last_error as string | null) ?? null,
     rootDir: (r.root_dir as string | null) ?? null,
+    rootDisk: (r.root_disk as string | null) ?? null,
+    rootDiskSource: (r.root_disk_source as string | null) ?? null,
     restartNeeded: r.restart_needed === 1,
     createdAt: r.created_at as string,
   };

@@ -46,12 +46,15 @@ export function vmTable(store: StoreCore) {
       accel: VmRow['accel'];
       net: VmRow['net'];
       rootDir: string | null;
+      rootDisk?: string | null;
+      rootDiskSource?: string | null;
     }): VmRow =>
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
-            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, net_tap, root_dir, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, net_tap, root_dir,
+                             created_at, root_disk, root_disk_source)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             v.name,
@@ -66,6 +69,8 @@ export function vmTable(store: StoreCore) {
             v.net.startsWith('tap:') ? v.net.slice(4) : null,
             v.rootDir,
             now(),
+            v.rootDisk ?? null,
+            v.rootDiskSource ?? null,
           );
         return t.get(v.name);
       }),
@@ -85,6 +90,8 @@ export function vmTable(store: StoreCore) {
           | 'exitSignal'
           | 'lastError'
           | 'rootDir'
+          | 'rootDisk'
+          | 'rootDiskSource'
           | 'image'
           | 'restartNeeded'
         >
@@ -101,6 +108,8 @@ export function vmTable(store: StoreCore) {
         exitSignal: 'exit_signal',
         lastError: 'last_error',
         rootDir: 'root_dir',
+        rootDisk: 'root_disk',
+        rootDiskSource: 'root_disk_source',
         image: 'image_ref',
         restartNeeded: 'restart_needed',
       };

@@ -24,10 +24,20 @@ import { removalFailed, removeVmFiles } from './remove-tree';
 import { openPrivateFile } from '@core/datadir';
 import { ensureSocketDir } from '@core/run-dir';
 import { startWarnings } from '@core/shares/suid';
-import { envMs, guestWritableShares, launchPlan, planStart, type BootImage, type PlannedStart } from './plan';
+import {
+  envMs,
+  guestWritableShares,
+  launchPlan,
+  planStart,
+  type BootImage,
+  type PlannedStart,
+  type VmRoot,
+} from './plan';
 import { waitUntil } from '@core/wait';
+import { toVm } from './vm-view';
 
 export type { BootImage, PlannedStart } from './plan';
+export { toVm } from './vm-view';
 
 /** How to start a supervisor process: `command args… <plan file>`. */
 export interface SupervisorLauncher {
@@ -38,35 +48,13 @@ export interface SupervisorLauncher {
 export interface VmManagerOptions {
   /** Resolve (and, unless `pull` is false, download) the image a VM boots. */
   resolveImage(ref: string, opts: { pull: boolean; signal?: AbortSignal }): Promise<BootImage>;
-  /** Prepare the VM's 9p root directory, if it has one; returns its host path. */
-  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
+  /** Prepare the VM's root (a 9p directory or an ext4 disk), if it has one; returns which and where. */
+  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<VmRoot | null>;
   launcher: SupervisorLauncher;
   /** Folders of the app's own code (sources, node_modules, resources): no guest-writable share may touch them. */
   appDirs?: string[];
   /** The remote-share relay client's argv (see plan.ts `PlanDeps`). */
   relayClient?: string[];
-}
-
-export function toVm(row: VmRow, pendingRestart: boolean, managedRoot: string | null = null): Vm {
-  return {
-    name: row.name,
-    image: row.image,
-    cpus: row.cpus,
-    memoryMiB: row.memoryMiB,
-    append: row.append,
-    backend: row.backend,
-    accel: row.accel,
-    net: row.net,
-    state: row.state,
-    pid: row.pid,
-    startedAt: row.startedAt,
-    exitCode: row.exitCode,
-    exitSignal: row.exitSignal,
-    lastError: row.lastError,
-    rootDir: row.rootDir,
-    managedRoot,
-    pendingRestart,
-  };
 }
 
 export class VmManager {
@@ -86,13 +74,7 @@ export class VmManager {
 
   vm(name: string): Vm {
     const row = this.store.vms.get(name);
-    // whatever the row says: a root kept from an earlier VM of this name lives there too
-    const managed = this.ctx.paths.rootDir(name);
-    return toVm(
-      row,
-      row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded,
-      fs.existsSync(managed) ? managed : null,
-    );
+    return toVm(row, row.state !== 'stopped' && row.state !== 'crashed' && row.restartNeeded, this.ctx.paths);
   }
 
   private emit(name: string): void {

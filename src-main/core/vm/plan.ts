@@ -17,6 +17,7 @@ import type { NetSpec, ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
 import { launchTarget, type LaunchTarget } from './backend';
 import { checkHostPortFree } from './ports';
 import { GUEST_INIT_PATH } from './root';
+import { isDiskFormat } from './disk';
 import type { LaunchPlan } from './supervisor';
 
 /** What booting needs from an installed image. */
@@ -24,8 +25,10 @@ export interface BootImage {
   kernelPath: string;
   initrdPath?: string;
   cmdline: string;
-  /** A rootfs tarball that fills the VM's 9p root directory on first boot. */
+  /** A rootfs tarball that fills the VM's 9p root directory on first boot, or an ext4 image (`rootfsFormat`). */
   rootfs?: string | null;
+  /** The rootfs's format from the manifest: `tar.gz` (also when null), or an ext4 image (see vm/disk.ts). */
+  rootfsFormat?: string | null;
   /** The rootfs tarball's digest, checked before it is extracted. */
   rootfsPin?: PinnedFile;
   /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
@@ -47,7 +50,7 @@ export interface PlannedStart {
 /** What planning needs from its owner: the image (pulled unless a dry run) and the root (prepared on a start). */
 export interface PlanDeps {
   resolveImage(ref: string, opts: { pull: boolean; signal?: AbortSignal }): Promise<BootImage>;
-  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<string | null>;
+  prepareRoot?(vm: VmRow, image: BootImage, shares: ShareSpec[]): Promise<VmRoot | null>;
   /** Folders of the app's own code: no guest-writable share may touch them (shares/guards.ts). */
   appDirs?: string[];
   /**
@@ -55,6 +58,23 @@ export interface PlanDeps {
    * and the tag are appended): see core/remote/ and resources/host/oklinux-9p-relay.mjs.
    */
   relayClient?: string[];
+}
+
+/** The root a VM boots: a host directory served over 9p, or an ext4 disk image. */
+export type VmRoot = { kind: 'dir'; path: string } | { kind: 'disk'; path: string };
+
+/**
+ * Which root a VM boots, decided without touching anything: its disk, else its directory (--root-dir, or
+ * the one made from a tarball), else what its image's rootfs would make (a disk or a directory under the
+ * VM's folder); none when the image has no rootfs (the kernel's own, e.g. an initramfs).
+ */
+export function rootOf(ctx: EngineContext, vm: VmRow, image: BootImage): VmRoot | null {
+  if (vm.rootDisk) return { kind: 'disk', path: vm.rootDisk };
+  if (vm.rootDir) return { kind: 'dir', path: vm.rootDir };
+  if (!image.rootfs) return null;
+  return isDiskFormat(image.rootfsFormat)
+    ? { kind: 'disk', path: ctx.paths.rootDisk(vm.name) }
+    : { kind: 'dir', path: ctx.paths.rootDir(vm.name) };
 }
 
 export type PlanOptions = { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal };
@@ -77,12 +97,9 @@ export async function planStart(
     const socket = relaySocket(ctx, vm);
     net.guestForwards = remoteShares.map((r, i) => relayForward(i, r.tag, deps.relayClient!, socket));
   }
-  const rootHost =
-    opts.prepare && deps.prepareRoot
-      ? await deps.prepareRoot(vm, image, shares)
-      : (vm.rootDir ?? (image.rootfs ? ctx.paths.rootDir(vm.name) : null));
+  const root = opts.prepare && deps.prepareRoot ? await deps.prepareRoot(vm, image, shares) : rootOf(ctx, vm, image);
   const spec = {
-    ...vmSpec(ctx, vm, image, target, shares, rootHost, net),
+    ...vmSpec(ctx, vm, image, target, shares, root, net),
     ...(remoteShares.length ? { remoteShares } : {}),
   };
   return {
@@ -142,7 +159,7 @@ function vmSpec(
   image: BootImage,
   target: LaunchTarget,
   shares: ShareSpec[],
-  rootHost: string | null,
+  root: VmRoot | null,
   net: NetSpec,
 ): VmSpec {
   return {
@@ -154,7 +171,7 @@ function vmSpec(
       // a panic ends the VM (it shows as crashed, with the panic line) instead of hanging
       /(^|\s)panic=/.test(`${image.cmdline} ${vm.append}`) ? '' : 'panic=-1',
       `oklinux.hostname=${vm.name}`,
-      rootHost ? `init=${GUEST_INIT_PATH}` : '',
+      root ? `init=${GUEST_INIT_PATH}` : '',
       vm.append,
     ],
     cpus: vm.cpus,
@@ -163,7 +180,8 @@ function vmSpec(
     runDir: ctx.paths.runDir(vm.id),
     controlSocket: ctx.paths.socket(vm.id, BACKENDS[target.backend].controlSocket),
     shares,
-    ...(rootHost ? { rootShare: { tag: ROOT_TAG, hostPath: rootHost } } : {}),
+    ...(root?.kind === 'dir' ? { rootShare: { tag: ROOT_TAG, hostPath: root.path } } : {}),
+    ...(root?.kind === 'disk' ? { rootDisk: { path: root.path, readOnly: false } } : {}),
     net,
   };
 }

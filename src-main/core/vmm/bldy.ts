@@ -15,6 +15,10 @@
  * - `uid`, `gid`, `uidmap`, `gidmap` configure the device's minijail sandbox and do nothing
  *   without it.
  *
+ * - A root disk is `--block PATH,root[,ro]` (never the deprecated `--root`/`--rwroot`/`--rwdisk`); crosvm
+ *   appends `root=/dev/vda rw|ro` to the command line itself. A PATH with ',' or '=' is double-quoted
+ *   (crosvm's key-value syntax); one with '"' or '\\' is refused by validateVmSpec.
+ *
  * Sandbox: bldy runs with `--disable-sandbox` unless a share asks for id mapping. The sandbox
  * jails each device in a new user namespace pivoted into /var/empty: it needs /var/empty and
  * unprivileged user namespaces (restricted by default on Ubuntu 23.10+), and by default it maps
@@ -25,7 +29,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { OkError } from '@contract/errors';
-import { kernelParamGroups, validateVmSpec } from './spec';
+import { bldyRootDiskParams, kernelParamGroups, validateVmSpec } from './spec';
 import { bldyNetArgs, bldyNetProblem } from './net';
 import type { VmSpec } from './types';
 
@@ -163,8 +167,10 @@ export function bldyArgv(spec: VmSpec, prepared: BldyPrepared): string[] {
   let sandbox = false;
   const argv = ['run', '-m', String(spec.memoryMiB), '-c', String(spec.cpus)];
   if (spec.initrdPath !== undefined) argv.push('-i', spec.initrdPath);
-  for (const group of kernelParamGroups(spec, 'bldy', 'console=ttyS0')) argv.push('-p', group);
+  const added = spec.rootDisk ? `console=ttyS0 ${bldyRootDiskParams(spec.rootDisk.readOnly)}` : 'console=ttyS0';
+  for (const group of kernelParamGroups(spec, 'bldy', added)) argv.push('-p', group);
   argv.push('-s', spec.controlSocket, '--serial', BLDY_SERIAL);
+  if (spec.rootDisk) argv.push('--block', bldyBlockValue(spec.rootDisk.path, spec.rootDisk.readOnly));
   if (spec.rootShare) argv.push('--shared-dir', `${source(spec.rootShare.tag)}:${spec.rootShare.tag}:type=p9`);
   for (const share of spec.shares) {
     const opts = share.p9Options ?? [];
@@ -175,6 +181,12 @@ export function bldyArgv(spec: VmSpec, prepared: BldyPrepared): string[] {
   if (!sandbox) argv.push('--disable-sandbox');
   argv.push(spec.kernelPath);
   return argv;
+}
+
+/** The `--block` value for a root disk: `PATH,root[,ro]`, PATH double-quoted when it has ',' or '='. */
+export function bldyBlockValue(file: string, readOnly: boolean): string {
+  const p = /[,=]/.test(file) ? `"${file}"` : file;
+  return `${p},root${readOnly ? ',ro' : ''}`;
 }
 
 /**

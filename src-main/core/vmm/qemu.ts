@@ -10,6 +10,9 @@
  *   read-only share on the host; the guest also mounts it `ro`.
  * - The network (net.ts): a user-mode netdev (`restrict=on` for restricted) and a virtio-net-pci
  *   NIC, which the guest sees as eth0; none at all for `--net none`.
+ * - A root disk is `-drive file=…,format=raw,if=none,id=root[,readonly=on]` plus
+ *   `-device virtio-blk-pci,drive=root` (the guest's /dev/vda); `format=raw` stops QEMU from probing
+ *   the image's format (a guest could otherwise write a qcow2 header into it).
  * - In option values parsed by QEMU (fsdev path, qmp socket path) ',' is written ',,'. The
  *   values of -kernel, -initrd and -append are taken literally.
  */
@@ -68,6 +71,15 @@ export function qemuArgv(spec: VmSpec): string[] {
     '-no-reboot',
   );
   if (spec.net) argv.push(...qemuNetArgs(spec.net));
+  if (spec.rootDisk) {
+    const ro = spec.rootDisk.readOnly ? ',readonly=on' : '';
+    argv.push(
+      '-drive',
+      `file=${qemuOptValue(spec.rootDisk.path)},format=raw,if=none,id=root${ro}`,
+      '-device',
+      'virtio-blk-pci,drive=root',
+    );
+  }
   const exports = [...(spec.rootShare ? [{ ...spec.rootShare, readOnly: false }] : []), ...spec.shares];
   exports.forEach(({ tag, hostPath, readOnly }, i) => {
     const ro = readOnly ? ',readonly=on' : '';

@@ -62,6 +62,16 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 1)
     invalid(spec, `memory must be a whole number of MiB >= 1, got ${spec.memoryMiB}`);
 
+  if (spec.rootShare && spec.rootDisk)
+    invalid(spec, 'it has both a root share and a root disk; a VM boots from one root');
+  if (spec.rootDisk) {
+    checkAbsolute(spec, 'root disk', spec.rootDisk.path);
+    if (/[\0\n"\\]/.test(spec.rootDisk.path))
+      invalid(
+        spec,
+        `root disk path ${JSON.stringify(spec.rootDisk.path)} has a quote, backslash or newline; rename it`,
+      );
+  }
   if (spec.rootShare) {
     checkTagSyntax(spec.rootShare.tag);
     checkAbsolute(spec, 'root share', spec.rootShare.hostPath);
@@ -88,6 +98,23 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
   }
 }
 
+/** The guest's name for the root disk: the first virtio block device (the only one a VM has). */
+export const ROOT_DISK_DEVICE = '/dev/vda';
+
+/**
+ * Kernel parameters that boot from the root disk. bldy (crosvm) appends `root=/dev/vdX ro|rw` itself for
+ * `--block …,root`, so only the filesystem type is added there (see `bldyRootDiskParams`).
+ */
+export function diskRootParams(backend: VmmBackend, readOnly: boolean): string {
+  const mode = readOnly ? 'ro' : 'rw';
+  return backend === 'bldy' ? 'rootfstype=ext4' : `root=${ROOT_DISK_DEVICE} ${mode} rootfstype=ext4`;
+}
+
+/** What bldy appends to the command line itself for a root disk. */
+export function bldyRootDiskParams(readOnly: boolean): string {
+  return `root=${ROOT_DISK_DEVICE} ${readOnly ? 'ro' : 'rw'}`;
+}
+
 /**
  * Kernel command line groups: the spec's non-blank groups, then the root share's
  * parameters, then the network's `oklinux.net=` (when the spec has a network), then one
@@ -97,6 +124,7 @@ export function validateVmSpec(spec: VmSpec, backend: VmmBackend): void {
 export function kernelParamGroups(spec: VmSpec, backend: VmmBackend, extra = ''): string[] {
   const groups = spec.params.map((p) => p.trim()).filter((p) => p.length > 0);
   if (spec.rootShare) groups.push(rootParams(backend, spec.rootShare.tag));
+  if (spec.rootDisk) groups.push(diskRootParams(backend, spec.rootDisk.readOnly));
   if (spec.net) groups.push(netParam(spec.net));
   for (const share of spec.shares) groups.push(mountParam(share));
   (spec.remoteShares ?? []).forEach((r, i) => groups.push(remoteMountParam(r, i)));

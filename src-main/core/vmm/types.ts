@@ -43,6 +43,17 @@ export interface RootShareSpec {
 }
 
 /**
+ * The VM's root filesystem as an ext4 disk image on a virtio block device (the guest's /dev/vda),
+ * booted with `root=/dev/vda rw|ro rootfstype=ext4`. A VM has a root share or a root disk, never both.
+ */
+export interface RootDiskSpec {
+  /** Absolute host path of the raw ext4 image. */
+  path: string;
+  /** The VMM opens it read-only and the kernel mounts it `ro`. */
+  readOnly: boolean;
+}
+
+/**
  * A VM's network: QEMU user-mode NAT, the same cut off from everything but forwards, no device, or a
  * TAP device the user made (`tap:NAME`, for bldy and QEMU; see net.ts).
  */
@@ -82,6 +93,8 @@ export interface VmSpec {
   controlSocket: string;
   shares: ShareSpec[];
   rootShare?: RootShareSpec;
+  /** An ext4 root disk instead of a root share (see `RootDiskSpec`). */
+  rootDisk?: RootDiskSpec;
   /** Absent: no network device and no `oklinux.net=` parameter (the guest's network is left alone). */
   net?: NetSpec;
   /**
