@@ -1,56 +1,13 @@
 // @vitest-environment jsdom
 // The VM detail shows the VM's root: an ext4 disk with its file, size and where it came from (or that the VM
 // changes the user's file), or a 9p folder with "Convert to disk" and the reason, which calls vms:toDisk.
-import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import type { AppEvent, OkLinuxApi, Vm } from '@contract';
-import type { Bridge } from '@renderer/lib/bridge';
-import App from '@renderer/App.svelte';
+import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { sampleVm as vm } from '../helpers/sample-vm';
 
-afterEach(() => {
-  cleanup();
-  history.replaceState(null, '', '/');
-});
-
-HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
-globalThis.ResizeObserver ??= class {
-  observe(): void {}
-  unobserve(): void {}
-  disconnect(): void {}
-} as unknown as typeof ResizeObserver;
-window.matchMedia ??= ((query: string) => ({
-  matches: false,
-  media: query,
-  addEventListener: () => undefined,
-  removeEventListener: () => undefined,
-  addListener: () => undefined,
-  removeListener: () => undefined,
-})) as unknown as typeof window.matchMedia;
-
-const vm = (name: string, over: Partial<Vm> = {}): Vm => ({
-  name,
-  image: 'oklinux',
-  cpus: 1,
-  memoryMiB: 512,
-  append: '',
-  backend: 'auto',
-  accel: 'auto',
-  net: 'nat',
-  state: 'stopped',
-  pid: null,
-  startedAt: null,
-  exitCode: null,
-  exitSignal: null,
-  lastError: null,
-  rootDir: null,
-  managedRoot: null,
-  rootDisk: null,
-  rootDiskSource: null,
-  rootDiskBytes: null,
-  rootDiskInPlace: false,
-  pendingRestart: false,
-  ...over,
-});
+useAppDom();
 
 function fakeEngine(vms: Vm[]) {
   const calls: { op: string; input: unknown }[] = [];
@@ -80,22 +37,10 @@ function fakeEngine(vms: Vm[]) {
     console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
     onEvent: (_l: (e: AppEvent) => void) => () => undefined,
   } as unknown as OkLinuxApi;
-  const bridge: Bridge = {
-    api,
-    kind: 'browser',
-    pathForFile: null,
-    pickFolders: null,
-    connection: { state: () => ({ status: 'open' }), onState: () => () => undefined, reconnectNow: () => undefined },
-    tokenMissing: false,
-  };
-  return { bridge, calls };
+  return { bridge: browserBridge(api), calls };
 }
 
-async function renderVm(name: string, engine: ReturnType<typeof fakeEngine>) {
-  history.replaceState(null, '', `/#/vms/${name}`);
-  render(App, { props: { bridge: engine.bridge } });
-  await waitFor(() => expect(screen.getByTestId('view-vm')).toBeTruthy());
-}
+const renderVm = (name: string, engine: ReturnType<typeof fakeEngine>) => renderApp(`#/vms/${name}`, engine.bridge);
 
 describe('VM detail: root filesystem', () => {
   it("shows a disk root's file, its size and what it was copied from", async () => {
