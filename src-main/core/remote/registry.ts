@@ -44,7 +44,8 @@ export async function openTransport(target: RemoteTarget): Promise<RemoteTranspo
   if (!isQuicUrl(target.url)) return transportFor(target.url);
   const addr = parseQuicUrl(target.url);
   const label = `quic ${addr.host}:${addr.port}`;
-  if (!target.tls) return failing(label, `${target.url} has no CA file: remove the share and add it again with --ca FILE`);
+  if (!target.tls)
+    return failing(label, `${target.url} has no CA file: remove the share and add it again with --ca FILE`);
   try {
     const { QuicTransport } = await import('./quic');
     return new QuicTransport(addr, target.tls);
