@@ -230,3 +230,26 @@ describe('read again at each connection (the supervisor): a file changed since t
     );
   });
 });
+
+describe('the contract (what IPC and the WebSocket carry)', () => {
+  it('takes absolute paths only; the engine refuses TLS files for a 9p:// URL', async () => {
+    const { Engine } = await import('@core/engine');
+    const engine = new Engine({ home, env });
+    try {
+      const rel = await engine.call('shares:addRemote', { vm: 'v', url: URL1, ca: 'ca.pem' }, 'local');
+      expect(rel).toMatchObject({
+        error: { code: 'INVALID_INPUT', message: expect.stringMatching(/ca.*absolute path/) },
+      });
+      const plain = await engine.call(
+        'shares:addRemote',
+        { vm: 'v', url: '9p://127.0.0.1/srv', key: pki.clientKey },
+        'local',
+      );
+      expect(plain).toMatchObject({
+        error: { code: 'INVALID_INPUT', message: expect.stringMatching(/are for 9p\+quic/) },
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+});
