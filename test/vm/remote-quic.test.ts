@@ -178,4 +178,30 @@ describe('9p+quic shares (JetStream test server -> diod on 127.0.0.1, restricted
     }
     expect((await cli('share', 'ls', 'q1', '--json')).stdout).not.toContain('mounted');
   });
+
+  it('a key opened to other users since the add: at the next start that share is unreachable, naming the fix; the VM boots', async () => {
+    fs.chmodSync(pki.clientKey, 0o644);
+    const engine = new Engine({ home, env });
+    const tap = new ConsoleTap(engine, 'q1');
+    try {
+      expect((await engine.invoke('vms:start', { name: 'q1' })).state).toBe('running');
+      await tap.attach();
+      await tap.ready(180_000);
+      await tap.waitFor(MOUNTED('q', '/mnt/q'));
+      await tap.waitFor(/oklinux-init: remote m failed: [^\r\n]+\r*\n/);
+      const ls = await cli('share', 'ls', 'q1', '--json');
+      const m = (JSON.parse(ls.stdout) as Share[]).find((s) => s.tag === 'm')!;
+      expect(m.remote?.state).toBe('unreachable');
+      expect(m.remote?.problem).toBe(
+        `client key ${fs.realpathSync(pki.clientKey)} (--key) can be read or written by other users (mode 644): ` +
+          `run chmod 600 ${fs.realpathSync(pki.clientKey)}`,
+      );
+      await tap.run('cat /mnt/q/back.txt', /written-over-quic/, 60_000);
+    } finally {
+      tap.close();
+      await engine.invoke('vms:stop', { name: 'q1' }).catch(() => undefined);
+      await engine.close();
+      fs.chmodSync(pki.clientKey, 0o600);
+    }
+  });
 });
