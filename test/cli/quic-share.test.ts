@@ -108,6 +108,16 @@ describe('share add 9p+quic:// refuses bad input, naming the fix', () => {
       [URL1, '--ca', pki.ca, '--cert', pki.clientCert, '--key', open],
       /client key .*open\.key \(--key\) can be read or written by other users \(mode 644\): run chmod 600 .*open\.key/,
     );
+    // owned by another user (tests run as root, who can chown): refused even at mode 600
+    if (process.getuid?.() !== 0) throw new Error('this test runs as root, to give a key file to another user');
+    const theirs = path.join(t.dir, 'theirs.key');
+    fs.copyFileSync(pki.clientKey, theirs);
+    fs.chmodSync(theirs, 0o600);
+    fs.chownSync(theirs, 65534, 65534);
+    await refused(
+      [URL1, '--ca', pki.ca, '--cert', pki.clientCert, '--key', theirs],
+      /client key .*theirs\.key \(--key\) belongs to another user \(uid 65534\): use a key file of your own, with mode 600/,
+    );
     expect(JSON.parse((await cli('share', 'ls', 'v', '--json')).stdout)).toEqual([]);
   });
 });
