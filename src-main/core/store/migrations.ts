@@ -192,6 +192,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE vms ADD COLUMN root_disk_source TEXT;
   ALTER TABLE images ADD COLUMN rootfs_format TEXT;
   `,
+  // 8: QEMU's machine (#11 item 6). vms.machine is a VM's override (pc or microvm; NULL: chosen from its image);
+  // images.virtio_mmio says the image's kernel has virtio-mmio built in (okLinux's), so QEMU may boot it on microvm.
+  `
+  ALTER TABLE vms ADD COLUMN machine TEXT CHECK (machine IS NULL OR machine IN ('pc', 'microvm'));
+  ALTER TABLE images ADD COLUMN virtio_mmio INTEGER NOT NULL DEFAULT 0 CHECK (virtio_mmio IN (0, 1));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
