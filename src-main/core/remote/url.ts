@@ -36,7 +36,8 @@ function bad(url: string, why: string): never {
   throw new OkError('INVALID_INPUT', `the remote share "${url}" ${why}; write it as ${FORM}`);
 }
 
-export { isRemoteUrl } from '@contract/schemas';
+// isRemoteUrl lives in @contract/schemas: not re-exported here, so the supervisor (which reaches this file
+// through the relay's registry) does not load the contract's schemas and zod before it spawns the VMM.
 
 /** Parses a remote share URL, naming what is wrong and the form. */
 export function parseRemoteUrl(url: string): RemoteUrl {
