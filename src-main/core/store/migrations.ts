@@ -197,6 +197,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE vms ADD COLUMN machine TEXT CHECK (machine IS NULL OR machine IN ('pc', 'microvm'));
   ALTER TABLE images ADD COLUMN virtio_mmio INTEGER NOT NULL DEFAULT 0 CHECK (virtio_mmio IN (0, 1));
+  -- okLinux release kernels force VIRTIO_MMIO on; a bundle installed earlier learns it at its next pull
+  UPDATE images SET virtio_mmio = 1 WHERE kind = 'oklinux-release';
   `,
 ];
 
