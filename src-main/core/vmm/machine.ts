@@ -11,8 +11,9 @@
  * - microvm's ACPI is "hardware-reduced": Linux then runs no PIT tick and has no PM timer or HPET, so the TSC
  *   can only be calibrated by its quick PIT method. Under KVM the guest reads kvm-clock instead. Under TCG on a
  *   busy host that calibration fails now and then, and the boot hangs for good before the console opens
- *   (3 of 6 boots here, with or without `acpi_skip_timer_override`; none of 10 raw boots with `tsc_early_khz`). So under TCG the guest is told the TSC's rate (`tsc_early_khz=`: TCG's guest TSC is
- *   the host's), and `auto` picks microvm under TCG only when that rate is known (see `hostTscKhz`).
+ *   (3 of 6 boots here, with or without `acpi_skip_timer_override`; none of 10 raw boots with
+ *   `tsc_early_khz`). So under TCG the guest is told the TSC's rate (`tsc_early_khz=`: TCG's guest TSC is the
+ *   host's), and `auto` picks microvm under TCG only when that rate is known (see `hostTscKhz`).
  */
 import { OkError } from '@contract/errors';
 import type { Accel, QemuMachine } from './types';
