@@ -22,6 +22,8 @@ const createVm = z
     append: z.string().optional(),
     backend: S.BackendSetting.optional(),
     accel: S.AccelSetting.optional(),
+    /** QEMU's machine; default `auto` (microvm for kernels with virtio-mmio, else pc). */
+    machine: S.MachineSetting.optional(),
     /** Default `nat`; `none` when the backend is bldy (which has no user-mode networking). */
     net: S.NetMode.optional(),
     /** Ports to publish (not with net `none`). */

@@ -16,6 +16,12 @@ export const BackendSetting = z.enum(['auto', 'bldy', 'qemu']);
 export const Backend = z.enum(['bldy', 'qemu']);
 export const AccelSetting = z.enum(['auto', 'kvm', 'tcg']);
 /**
+ * QEMU's machine for a VM: `auto` (microvm when the image's kernel has virtio-mmio built in, as okLinux's
+ * does; else pc), `microvm` (virtio-mmio, no PCI: boots faster) or `pc` (virtio over PCI: any kernel, e.g. a
+ * modular one whose initramfs loads virtio_pci). bldy has one machine and ignores it.
+ */
+export const MachineSetting = z.enum(['auto', 'microvm', 'pc']);
+/**
  * A VM's network: `nat` (QEMU user-mode networking: the guest reaches the host's loopback at
  * 10.0.2.2 and, through the host, the outside), `restricted` (the same device, but no traffic leaves
  * the VM except explicit forwards), `none` (no network device).
@@ -99,6 +105,8 @@ export const CatalogEntry = z.object({
   installed: z.boolean(),
   source: z.string(),
   artifacts: z.array(CatalogArtifact),
+  /** Its kernel has virtio-mmio built in (okLinux's): QEMU boots it on microvm unless a VM says `--machine pc`. */
+  virtioMmio: z.boolean(),
 });
 export type CatalogEntry = z.infer<typeof CatalogEntry>;
 
@@ -229,6 +237,8 @@ export const Vm = z.object({
   backend: BackendSetting,
   accel: AccelSetting,
   net: NetMode,
+  /** QEMU's machine as set for the VM (`auto` unless `create --machine`); see `MachineSetting`. */
+  machine: MachineSetting,
   state: VmState,
   pid: z.number().int().nullable(),
   startedAt: z.string().nullable(),

@@ -229,6 +229,35 @@ describe('a bundle whose kernel is an okLinux release', () => {
     });
   });
 
+  it("virtio-mmio (QEMU's microvm): okLinux releases and bundles on one say so; other bundles only when their manifest does", () => {
+    const releases = [release('kernel-6.6.1-a', '2025-03-01T00:00:00Z')];
+    const { entries } = buildCatalog({ releases, manifests: [withRelease({ release: 'latest' })], hostArch: 'x86_64' });
+    expect(entries.map((e) => [e.ref, e.virtioMmio])).toEqual([
+      ['kernel-6.6.1-a', true],
+      ['oklinux', true],
+    ]);
+    const byUrl = (virtioMmio?: boolean) =>
+      parseManifest(
+        JSON.stringify({
+          schema: 1,
+          bundles: [
+            {
+              name: 'own',
+              version: '1',
+              arch: 'x86_64',
+              ...(virtioMmio === undefined ? {} : { virtioMmio }),
+              artifacts: { kernel: { url: 'k', sha256: HEX } },
+            },
+          ],
+        }),
+        'own',
+        'https://m.example/own.json',
+      );
+    const mmio = (m: ReturnType<typeof byUrl>) =>
+      buildCatalog({ releases: [], manifests: [m], hostArch: 'x86_64' }).entries[0]!.virtioMmio;
+    expect([mmio(byUrl()), mmio(byUrl(true)), mmio(byUrl(false))]).toEqual([false, true, false]);
+  });
+
   it('is listed but not installable when no release can be listed (offline)', () => {
     const { entries } = buildCatalog({
       releases: [],

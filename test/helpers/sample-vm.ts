@@ -10,6 +10,7 @@ export const sampleVm = (name: string, over: Partial<Vm> = {}): Vm => ({
   backend: 'auto',
   accel: 'auto',
   net: 'nat',
+  machine: 'auto',
   state: 'stopped',
   pid: null,
   startedAt: null,

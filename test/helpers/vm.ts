@@ -7,7 +7,8 @@
  * The bundle is shaped like okLinux's default: the okLinux-shaped test kernel
  * (9p built in) with no initrd, and a busybox rootfs tarball that becomes the
  * VM's 9p root. `kernel: 'debian'` serves the old shape instead: Debian's
- * modular kernel and the busybox initramfs (oklinux-init as its /init), no root.
+ * modular kernel and the busybox initramfs (oklinux-init as its /init), no root. `virtioMmio: true` says
+ * in the manifest that the kernel has virtio-mmio, so QEMU boots it on microvm (vmm/machine.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -49,7 +50,7 @@ async function rootfsTarball(): Promise<Buffer> {
  * default) or /initramfs.cpio.gz (`kernel: 'debian'`).
  */
 export async function serveTestBundle(
-  opts: { name?: string; cmdline?: string; kernel?: 'oklinux' | 'debian' } = {},
+  opts: { name?: string; cmdline?: string; kernel?: 'oklinux' | 'debian'; virtioMmio?: boolean } = {},
 ): Promise<BundleServer> {
   const debian = opts.kernel === 'debian';
   const kernel = fs.readFileSync(debian ? kernelPath() : okKernelPath());
@@ -73,6 +74,8 @@ export async function serveTestBundle(
         version: '1',
         arch: 'x86_64',
         cmdline: opts.cmdline ?? 'console=ttyS0 quiet',
+        // the manifest's word that the kernel has virtio-mmio (QEMU's microvm machine); the okLinux-shaped one has
+        ...(opts.virtioMmio !== undefined ? { virtioMmio: opts.virtioMmio } : {}),
         artifacts: {
           kernel: { url: 'vmlinuz', sha256: sha256Hex(kernel), size: kernel.length },
           ...second,

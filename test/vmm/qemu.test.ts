@@ -341,6 +341,59 @@ describe('qemuArgv with a root disk (golden)', () => {
   });
 });
 
+describe('qemuArgv on the microvm machine (golden)', () => {
+  const KHZ = 2000000;
+  it('-M microvm first; every virtio device in its -device (mmio) form; no option ROM on the NIC; tsc_early_khz under TCG', () => {
+    const argv = qemuArgv(
+      spec({
+        machine: 'microvm',
+        tscKhz: KHZ,
+        net: { mode: 'nat' },
+        rootShare: { tag: ROOT_TAG, hostPath: '/r' },
+        shares: [share('data', '/d', false)],
+      }),
+    );
+    expect(argv.slice(0, 3)).toEqual(['-M', 'microvm', '-nodefaults']);
+    expect(argv.slice(argv.indexOf('-netdev'))).toEqual([
+      '-netdev',
+      'user,id=n0',
+      '-device',
+      'virtio-net-device,netdev=n0',
+      '-fsdev',
+      'local,id=fs0,path=/r,security_model=none',
+      '-device',
+      `virtio-9p-device,fsdev=fs0,mount_tag=${ROOT_TAG}`,
+      '-fsdev',
+      'local,id=fs1,path=/d,security_model=none',
+      '-device',
+      'virtio-9p-device,fsdev=fs1,mount_tag=data',
+    ]);
+    expect(argv[argv.indexOf('-append') + 1]).toMatch(/^console=ttyS0 quiet loglevel=4 .* tsc_early_khz=2000000$/);
+    expect(argv.some((a) => a.includes('-pci'))).toBe(false);
+  });
+
+  it('a root disk is a virtio-blk-device; a TAP NIC is a virtio-net-device', () => {
+    const argv = qemuArgv(
+      spec({ machine: 'microvm', rootDisk: { path: '/d/root.img', readOnly: false }, net: { mode: 'tap:tap0' } }),
+    );
+    expect(argv).toContain('virtio-blk-device,drive=root');
+    expect(argv).toContain('virtio-net-device,netdev=n0');
+  });
+
+  it('under KVM (kvm-clock) and with no known TSC rate: no tsc_early_khz', () => {
+    for (const s of [spec({ machine: 'microvm', accel: 'kvm', tscKhz: KHZ }), spec({ machine: 'microvm' })]) {
+      expect(qemuArgv(s)[qemuArgv(s).indexOf('-append') + 1]).not.toMatch(/tsc_early_khz/);
+    }
+  });
+
+  it('pc (and no machine) stays as before: no -M, PCI devices', () => {
+    const pc = qemuArgv(spec({ machine: 'pc', tscKhz: KHZ, net: { mode: 'nat' } }));
+    expect(pc).toEqual(qemuArgv(spec({ net: { mode: 'nat' } })));
+    expect(pc).not.toContain('-M');
+    expect(pc).toContain('virtio-net-pci,netdev=n0,romfile=');
+  });
+});
+
 describe('qemuArgv against a real QEMU', () => {
   let tmp: string;
   beforeAll(() => {
@@ -418,6 +471,42 @@ describe('qemuArgv against a real QEMU', () => {
       expect(await qmp.execute('qom-get', { path: nic, property: 'romfile' })).toBe('');
       const info = await qmp.execute<string>('human-monitor-command', { 'command-line': 'info network' });
       expect(info).toMatch(/n0: index=0,type=user,net=10\.0\.2\.0,restrict=on/);
+      await qmp.quit();
+      expect(await q.exited).toEqual({ code: 0, signal: null });
+      expect(q.stderr()).toBe('');
+    } finally {
+      await stopQemu(q);
+    }
+  });
+  it('microvm: QEMU takes the argv, with the 9p, net and blk devices on virtio-mmio', async () => {
+    const disk = path.join(tmp, 'disk.img');
+    fs.writeFileSync(disk, Buffer.alloc(1 << 20));
+    const s = spec({
+      machine: 'microvm',
+      tscKhz: 2000000,
+      cpus: 1,
+      memoryMiB: 128,
+      kernelPath: path.join(tmp, 'bz,Image'),
+      runDir: tmp,
+      controlSocket: path.join(tmp, 'mvm.sock'),
+      rootDisk: { path: disk, readOnly: true },
+      shares: [share('ro', path.join(tmp, 'ro,dir'), true)],
+      net: { mode: 'nat' },
+    });
+    const q = startQemu([...qemuArgv(s), '-S']);
+    try {
+      const qmp = await connectQmp(s.controlSocket);
+      expect(await qmp.queryStatus()).toEqual({ status: 'prelaunch', running: false });
+      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
+        path: '/machine/peripheral-anon',
+      });
+      expect(
+        devices
+          .map((d) => d.type)
+          .filter((t) => t.startsWith('child<virtio'))
+          .sort(),
+      ).toEqual(['child<virtio-9p-device>', 'child<virtio-blk-device>', 'child<virtio-net-device>']);
+      expect(await qmp.execute('qom-get', { path: '/machine', property: 'type' })).toBe('microvm-machine');
       await qmp.quit();
       expect(await q.exited).toEqual({ code: 0, signal: null });
       expect(q.stderr()).toBe('');

@@ -37,6 +37,7 @@ const createOptions = {
   append: { type: 'string' },
   backend: { type: 'string' },
   accel: { type: 'string' },
+  machine: { type: 'string' },
   net: { type: 'string' },
   publish: { type: 'string', multiple: true },
   'root-dir': { type: 'string' },
@@ -56,6 +57,11 @@ export function parseSizeMiB(v: string, what: string): number {
   const unit = (m[2] ?? 'M')[0]!.toUpperCase();
   return Math.ceil(Number(m[1]) * (unit === 'T' ? 1024 * 1024 : unit === 'G' ? 1024 : 1));
 }
+
+const MACHINE_HELP =
+  "--machine (QEMU): auto (the default) boots a kernel with virtio-mmio built in, as okLinux's is, on QEMU's " +
+  'microvm machine (virtio-mmio, no PCI: a faster boot), and any other kernel on pc; pc forces virtio over PCI ' +
+  '(e.g. for a modular kernel whose initramfs loads virtio_pci). bldy ignores it. ';
 
 const NET_HELP =
   '--net: nat (the default) gives the guest QEMU user-mode networking with no root needed: it is 10.0.2.15, ' +
@@ -78,6 +84,7 @@ export function createInput(name: string, values: Record<string, unknown>): Crea
     append: values.append as string | undefined,
     backend: values.backend as CreateInput['backend'],
     accel: values.accel as CreateInput['accel'],
+    machine: values.machine as CreateInput['machine'],
     net: values.net as CreateInput['net'],
     publish: Array.isArray(values.publish) ? values.publish.map((p) => parsePublish(String(p))) : undefined,
     rootDir:
@@ -128,11 +135,12 @@ export const vmCommands: Command[] = [
   {
     name: 'run',
     usage:
-      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
+      'run [vm] [--image BUNDLE] [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--machine auto|microvm|pc] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
     summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
     description:
       `With no arguments it runs the VM "${DEFAULT_VM}" from the bundle "${DEFAULT_IMAGE}" (the newest okLinux kernel ` +
       'with the default root filesystem). It returns when the VM stops; Ctrl-] detaches and leaves it running. ' +
+      MACHINE_HELP +
       NET_HELP +
       ROOT_HELP,
     options: createOptions,
@@ -168,9 +176,9 @@ export const vmCommands: Command[] = [
   {
     name: 'create',
     usage:
-      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
+      'create <vm> --image <bundle-or-release> [--cpus N] [--memory MiB] [--append ARGS] [--backend auto|bldy|qemu] [--accel auto|kvm|tcg] [--machine auto|microvm|pc] [--net nat|none|restricted|tap:NAME] [--publish [ADDR:]HOST:GUEST[/tcp|/udp]]… [--root-dir DIR | --root-disk FILE [--rw]]',
     summary: 'Create a VM (nothing is started).',
-    description: NET_HELP + ROOT_HELP,
+    description: MACHINE_HELP + NET_HELP + ROOT_HELP,
     options: createOptions,
     async run(io, { positionals, values }) {
       needArgs(positionals, 1, this.usage);

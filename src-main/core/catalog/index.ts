@@ -121,6 +121,8 @@ function releaseEntry(r: OkLinuxRelease, source: string): CatalogEntry {
     arch: 'x86_64',
     publishedAt: r.publishedAt,
     cmdline: DEFAULT_CMDLINE,
+    // okLinux's kernel forces VIRTIO_MMIO on
+    virtioMmio: true,
     size: r.kernel.size,
     installable: r.sha256 !== null,
     problem: r.sha256 ? null : `release ${r.tag} has no ${r.kernel.name}.sha256, so it cannot be verified`,
@@ -167,6 +169,7 @@ function bundleEntry(b: ManifestBundle, source: string, releases: CatalogEntry[]
     arch: b.arch,
     publishedAt: null,
     cmdline: b.cmdline,
+    virtioMmio: b.virtioMmio ?? 'release' in k,
     size: sizes.every((s) => s !== null) ? sizes.reduce<number>((n, s) => n + (s ?? 0), 0) : null,
     installable: problem === null,
     problem,

@@ -189,6 +189,7 @@ export class InstalledImages {
       cmdline: img.cmdline,
       rootfs: rootfs?.path ?? null,
       rootfsFormat: img.rootfsFormat,
+      virtioMmio: img.virtioMmio,
       ...(rootfs ? { rootfsPin: rootfs } : {}),
       pinned: initrd ? [kernel, initrd] : [kernel],
       image: img,

@@ -77,6 +77,7 @@ export class Installer {
         version: entry.version,
         cmdline: entry.cmdline,
         rootfsFormat: entry.artifacts.find((a) => a.role === 'rootfs')?.format ?? null,
+        virtioMmio: entry.virtioMmio,
       },
       roles,
     );

@@ -38,7 +38,8 @@ function bad(url: string, why: string): never {
   throw new OkError('INVALID_INPUT', `the remote share "${url}" ${why}; write it as ${FORM}`);
 }
 
-export { isRemoteUrl } from '@contract/schemas';
+// isRemoteUrl lives in @contract/schemas: not re-exported here, so the supervisor (which reaches this file
+// through the relay's registry) does not load the contract's schemas and zod before it spawns the VMM.
 
 /** Whether a remote share URL is a JetStream one (`9p+quic://`), whose share needs TLS files. */
 export function isQuicUrl(url: string): boolean {

@@ -180,7 +180,14 @@ export class Store {
     },
     /** Record an installed image and its artifacts atomically (replacing an earlier install of the same ref). */
     install: (
-      img: { ref: string; kind: ImageRow['kind']; version: string; cmdline: string; rootfsFormat?: string | null },
+      img: {
+        ref: string;
+        kind: ImageRow['kind'];
+        version: string;
+        cmdline: string;
+        rootfsFormat?: string | null;
+        virtioMmio?: boolean;
+      },
       artifacts: { role: 'kernel' | 'initrd' | 'rootfs'; sha256: string }[],
     ): ImageRow =>
       guard(`The image "${img.ref}"`, () =>
@@ -188,9 +195,9 @@ export class Store {
           this.db.prepare('DELETE FROM images WHERE ref = ?').run(img.ref);
           const info = this.db
             .prepare(
-              'INSERT INTO images(ref, kind, version, cmdline, installed_at, rootfs_format) VALUES (?, ?, ?, ?, ?, ?)',
+              'INSERT INTO images(ref, kind, version, cmdline, installed_at, rootfs_format, virtio_mmio) VALUES (?, ?, ?, ?, ?, ?, ?)',
             )
-            .run(img.ref, img.kind, img.version, img.cmdline, now(), img.rootfsFormat ?? null);
+            .run(img.ref, img.kind, img.version, img.cmdline, now(), img.rootfsFormat ?? null, img.virtioMmio ? 1 : 0);
           const ins = this.db.prepare('INSERT INTO image_artifacts(image_id, role, sha256) VALUES (?, ?, ?)');
           for (const a of artifacts) ins.run(info.lastInsertRowid, a.role, a.sha256);
           return this.images.get(img.ref);
@@ -217,6 +224,7 @@ export class Store {
       cmdline: r.cmdline as string,
       installedAt: r.installed_at as string,
       rootfsFormat: (r.rootfs_format as string | null) ?? null,
+      virtioMmio: r.virtio_mmio === 1,
       artifacts: arts,
     };
   }

@@ -200,6 +200,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE remote_shares ADD COLUMN tls_cert TEXT CHECK (tls_cert IS NULL OR tls_ca IS NOT NULL);
   ALTER TABLE remote_shares ADD COLUMN tls_key TEXT CHECK ((tls_key IS NULL) = (tls_cert IS NULL));
   `,
+  // 9: QEMU's machine (#11 item 6). vms.machine is a VM's override (pc or microvm; NULL: chosen from its image);
+  // images.virtio_mmio says the image's kernel has virtio-mmio built in (okLinux's), so QEMU may boot it on microvm.
+  `
+  ALTER TABLE vms ADD COLUMN machine TEXT CHECK (machine IS NULL OR machine IN ('pc', 'microvm'));
+  ALTER TABLE images ADD COLUMN virtio_mmio INTEGER NOT NULL DEFAULT 0 CHECK (virtio_mmio IN (0, 1));
+  -- okLinux release kernels force VIRTIO_MMIO on; a bundle installed earlier learns it at its next pull
+  UPDATE images SET virtio_mmio = 1 WHERE kind = 'oklinux-release';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -19,6 +19,8 @@ export interface ImageRow {
   installedAt: string;
   /** The rootfs artifact's format from its manifest (null: a tarball, as before formats were recorded). */
   rootfsFormat: string | null;
+  /** Its kernel has virtio-mmio built in (okLinux's; a manifest's `virtioMmio`): QEMU may boot it on microvm. */
+  virtioMmio: boolean;
   artifacts: { role: 'kernel' | 'initrd' | 'rootfs'; sha256: string; size: number; path: string }[];
 }
 export interface SourceRow {
@@ -80,6 +82,7 @@ export function vmFromRaw(r: Raw): VmRow {
     backend: r.backend as VmRow['backend'],
     accel: r.accel as VmRow['accel'],
     net: (r.net_tap ? `tap:${r.net_tap as string}` : r.net) as VmRow['net'],
+    machine: ((r.machine as string | null) ?? 'auto') as VmRow['machine'],
     state: r.state as VmRow['state'],
     pid: (r.pid as number | null) ?? null,
     supervisorPid: (r.supervisor_pid as number | null) ?? null,

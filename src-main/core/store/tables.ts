@@ -48,13 +48,14 @@ export function vmTable(store: StoreCore) {
       rootDir: string | null;
       rootDisk?: string | null;
       rootDiskSource?: string | null;
+      machine?: VmRow['machine'];
     }): VmRow =>
       guard(`A VM named "${v.name}"`, () => {
         store.db
           .prepare(
             `INSERT INTO vms(name, image_ref, cpus, memory_mib, extra_cmdline, backend, accel, net, net_tap, root_dir,
-                             created_at, root_disk, root_disk_source)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                             created_at, root_disk, root_disk_source, machine)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(
             v.name,
@@ -71,6 +72,8 @@ export function vmTable(store: StoreCore) {
             now(),
             v.rootDisk ?? null,
             v.rootDiskSource ?? null,
+            // 'auto' is stored as NULL (migration 8)
+            v.machine && v.machine !== 'auto' ? v.machine : null,
           );
         return t.get(v.name);
       }),

@@ -89,6 +89,7 @@ function vmFields(input: Input<'vms:create'>, backend: VmRow['backend'], net: Vm
     append: input.append ?? '',
     backend,
     accel: input.accel ?? 'auto',
+    machine: input.machine ?? 'auto',
     net,
   };
 }

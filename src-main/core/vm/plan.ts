@@ -13,6 +13,8 @@ import type { PinnedFile } from '@core/images/integrity';
 import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
 import type { VmRow } from '@core/store';
 import { BACKENDS } from '@core/vmm/backends';
+import { hostTscKhz } from '@core/vmm/accel';
+import { chooseMachine } from '@core/vmm/machine';
 import type { NetSpec, ShareSpec, VmSpec, VmmBackend } from '@core/vmm/types';
 import { launchTarget, type LaunchTarget } from './backend';
 import { checkHostPortFree } from './ports';
@@ -29,6 +31,8 @@ export interface BootImage {
   rootfs?: string | null;
   /** The rootfs's format from the manifest: `tar.gz` (also when null), or an ext4 image (see vm/disk.ts). */
   rootfsFormat?: string | null;
+  /** The kernel has virtio-mmio built in: QEMU boots it on microvm unless the VM says otherwise (`qemuMachine`). */
+  virtioMmio?: boolean;
   /** The rootfs tarball's digest, checked before it is extracted. */
   rootfsPin?: PinnedFile;
   /** Files the VMM reads (kernel, initrd), already checked; the supervisor checks them again before it runs. */
@@ -98,9 +102,10 @@ export async function planStart(
     net.guestForwards = remoteShares.map((r, i) => relayForward(i, r.tag, deps.relayClient!, socket));
   }
   const root = opts.prepare && deps.prepareRoot ? await deps.prepareRoot(vm, image, shares) : rootOf(ctx, vm, image);
-  const spec = {
+  const spec: VmSpec = {
     ...vmSpec(ctx, vm, image, target, shares, root, net),
     ...(remoteShares.length ? { remoteShares } : {}),
+    ...(target.backend === 'qemu' ? await qemuMachineOf(vm, image, target) : {}),
   };
   return {
     backend: target.backend,
@@ -111,6 +116,18 @@ export async function planStart(
     backendReason: target.reason,
     pinned: [...target.pinned, ...(image.pinned ?? [])],
   };
+}
+
+/** QEMU's machine for the VM (vmm/machine.ts), and the host TSC's rate when a microvm guest under TCG needs it. */
+async function qemuMachineOf(
+  vm: VmRow,
+  image: BootImage,
+  target: LaunchTarget,
+): Promise<Pick<VmSpec, 'machine' | 'tscKhz'>> {
+  const accel = target.accel.accel;
+  const tscKhz = accel === 'tcg' && vm.machine !== 'pc' ? await hostTscKhz() : null;
+  const { machine } = chooseMachine(vm.name, vm.machine, { virtioMmio: image.virtioMmio ?? false, accel, tscKhz });
+  return machine === 'microvm' && accel === 'tcg' && tscKhz ? { machine, tscKhz } : { machine };
 }
 
 /** The VM's shares with the backend's mount options; on a start, each host folder is checked again. */

@@ -20,6 +20,7 @@ export function toVm(
     backend: row.backend,
     accel: row.accel,
     net: row.net,
+    machine: row.machine,
     state: row.state,
     pid: row.pid,
     startedAt: row.startedAt,

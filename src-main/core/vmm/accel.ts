@@ -29,6 +29,27 @@ export async function kvmProblem(device: string): Promise<string | null> {
 }
 
 /**
+ * The host TSC's rate in kHz from /proc/cpuinfo's text, or null when it cannot be trusted to be the TSC's:
+ * only with `constant_tsc` and without `aperfmperf` is "cpu MHz" the kernel's calibrated rate (with
+ * aperfmperf it is the core's current clock). Under TCG a guest's TSC is the host's (see machine.ts).
+ */
+export function tscKhzFromCpuinfo(cpuinfo: string): number | null {
+  const flags = /^flags\s*:(.*)$/m.exec(cpuinfo)?.[1]?.split(/\s+/) ?? [];
+  if (!flags.includes('constant_tsc') || flags.includes('aperfmperf')) return null;
+  const mhz = Number(/^cpu MHz\s*:\s*([0-9.]+)$/m.exec(cpuinfo)?.[1]);
+  return Number.isFinite(mhz) && mhz > 0 ? Math.round(mhz * 1000) : null;
+}
+
+/** The host TSC's rate in kHz (Linux on x86), or null when unknown. */
+export async function hostTscKhz(cpuinfo = '/proc/cpuinfo'): Promise<number | null> {
+  try {
+    return tscKhzFromCpuinfo(await fs.readFile(cpuinfo, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Resolves the accel setting. 'auto' picks kvm if `device` opens read-write, else tcg;
  * 'kvm' throws UNSUPPORTED if it does not; 'tcg' is always possible.
  */

@@ -29,7 +29,8 @@
 import { OkError } from '@contract/errors';
 import { BACKEND_FACTS } from './facts';
 import { shellQuote } from '@core/remote/guest';
-import type { NetKind, NetMode, NetSpec } from './types';
+import { QEMU_MACHINES, virtioDevice } from './machine';
+import type { NetKind, NetMode, NetSpec, QemuMachine } from './types';
 
 export const SLIRP_GUEST_CIDR = '10.0.2.15/24';
 /** The host's loopback, as the guest sees it. */
@@ -101,11 +102,12 @@ export function netParam(net: NetSpec): string {
 }
 
 /**
- * QEMU options for the network: a user-mode netdev and a virtio-net PCI NIC on it. `romfile=`
- * skips the NIC's iPXE option ROM: the kernel is booted directly, and the ROM package need not be
- * installed.
+ * QEMU options for the network: a user-mode netdev and a virtio-net NIC on it, on the machine's virtio
+ * transport (qemu.ts). On PCI `romfile=` skips the NIC's iPXE option ROM: the kernel is booted directly, and
+ * the ROM package need not be installed; an mmio NIC has no ROM.
  */
-export function qemuNetArgs(net: NetSpec): string[] {
+export function qemuNetArgs(net: NetSpec, machine: QemuMachine = 'pc'): string[] {
+  const nic = `${virtioDevice('virtio-net', machine)},netdev=${NETDEV_ID}${QEMU_MACHINES[machine].virtio === 'pci' ? ',romfile=' : ''}`;
   if (net.mode === 'none') {
     if (net.forwards?.length)
       throw new OkError('INVALID_INPUT', 'a VM with no network (--net none) cannot publish ports');
@@ -124,12 +126,7 @@ export function qemuNetArgs(net: NetSpec): string[] {
         'INVALID_INPUT',
         `a VM on the TAP device ${tap} cannot use the remote-share relay (it needs nat or restricted)`,
       );
-    return [
-      '-netdev',
-      `tap,id=${NETDEV_ID},ifname=${tap},script=no,downscript=no`,
-      '-device',
-      `virtio-net-pci,netdev=${NETDEV_ID},romfile=`,
-    ];
+    return ['-netdev', `tap,id=${NETDEV_ID},ifname=${tap},script=no,downscript=no`, '-device', nic];
   }
   const restrict = net.mode === 'restricted' ? ',restrict=on' : '';
   // the guest address is left out: slirp forwards to the address its DHCP gave (10.0.2.15)
@@ -140,12 +137,7 @@ export function qemuNetArgs(net: NetSpec): string[] {
     const cmd = g.command.map(shellQuote).join(' ').replaceAll(',', ',,');
     fwds.push(`,guestfwd=tcp:${g.guestAddr}:${g.guestPort}-cmd:${cmd}`);
   }
-  return [
-    '-netdev',
-    `user,id=${NETDEV_ID}${restrict}${fwds.join('')}`,
-    '-device',
-    `virtio-net-pci,netdev=${NETDEV_ID},romfile=`,
-  ];
+  return ['-netdev', `user,id=${NETDEV_ID}${restrict}${fwds.join('')}`, '-device', nic];
 }
 
 /** Why bldy cannot give a VM this network (null when it can), with what to do instead. */

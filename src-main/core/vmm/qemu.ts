@@ -13,12 +13,16 @@
  * - A root disk is `-drive file=…,format=raw,if=none,id=root[,readonly=on]` plus
  *   `-device virtio-blk-pci,drive=root` (the guest's /dev/vda); `format=raw` stops QEMU from probing
  *   the image's format (a guest could otherwise write a qcow2 header into it).
+ * - The machine (machine.ts, the one place its differences live): `pc`, QEMU's default (no `-M`), or
+ *   `microvm` (`-M microvm`), where every virtio device is its `-device` form on virtio-mmio and the guest
+ *   may get kernel parameters it needs there.
  * - In option values parsed by QEMU (fsdev path, qmp socket path) ',' is written ',,'. The
  *   values of -kernel, -initrd and -append are taken literally.
  */
 import { OkError } from '@contract/errors';
 import { kernelParamGroups, validateVmSpec } from './spec';
 import { qemuNetArgs } from './net';
+import { QEMU_MACHINES, virtioDevice } from './machine';
 import type { VmSpec } from './types';
 
 /** Escapes a value inside a QEMU `key=value,…` option string. */
@@ -39,11 +43,15 @@ export function qemuArgv(spec: VmSpec): string[] {
       );
     }
   }
+  const machine = QEMU_MACHINES[spec.machine ?? 'pc'];
   const hasConsole = spec.params.some((g) => /(^|\s)console=/.test(g));
-  const groups = kernelParamGroups(spec, 'qemu', hasConsole ? '' : 'console=ttyS0');
-  const append = (hasConsole ? groups : ['console=ttyS0', ...groups]).join(' ');
+  const machineParams = machine.params(spec.accel, spec.tscKhz);
+  const extra = [...(hasConsole ? [] : ['console=ttyS0']), ...machineParams].join(' ');
+  const groups = kernelParamGroups(spec, 'qemu', extra);
+  const append = [...(hasConsole ? [] : ['console=ttyS0']), ...groups, ...machineParams].join(' ');
 
   const argv = [
+    ...(machine.option ? ['-M', machine.option] : []),
     '-nodefaults',
     '-no-user-config',
     '-nographic',
@@ -70,14 +78,14 @@ export function qemuArgv(spec: VmSpec): string[] {
     `unix:${qemuOptValue(spec.controlSocket)},server=on,wait=off`,
     '-no-reboot',
   );
-  if (spec.net) argv.push(...qemuNetArgs(spec.net));
+  if (spec.net) argv.push(...qemuNetArgs(spec.net, spec.machine));
   if (spec.rootDisk) {
     const ro = spec.rootDisk.readOnly ? ',readonly=on' : '';
     argv.push(
       '-drive',
       `file=${qemuOptValue(spec.rootDisk.path)},format=raw,if=none,id=root${ro}`,
       '-device',
-      'virtio-blk-pci,drive=root',
+      `${virtioDevice('virtio-blk', spec.machine)},drive=root`,
     );
   }
   const exports = [...(spec.rootShare ? [{ ...spec.rootShare, readOnly: false }] : []), ...spec.shares];
@@ -87,7 +95,7 @@ export function qemuArgv(spec: VmSpec): string[] {
       '-fsdev',
       `local,id=fs${i},path=${qemuOptValue(hostPath)},security_model=none${ro}`,
       '-device',
-      `virtio-9p-pci,fsdev=fs${i},mount_tag=${tag}`,
+      `${virtioDevice('virtio-9p', spec.machine)},fsdev=fs${i},mount_tag=${tag}`,
     );
   });
   return argv;

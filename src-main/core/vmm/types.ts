@@ -10,6 +10,12 @@
 /** The VMMs okLinux drives. bldy is a crosvm fork with the same command line. */
 export type VmmBackend = 'bldy' | 'qemu';
 
+/**
+ * QEMU's machine (see qemu.ts): `pc` (i440fx, SeaBIOS, virtio over PCI; any kernel) or `microvm` (qboot,
+ * virtio-mmio devices, no PCI; the kernel needs VIRTIO_MMIO built in, as okLinux's has). bldy has one.
+ */
+export type QemuMachine = 'pc' | 'microvm';
+
 /** CPU virtualisation: hardware (KVM) or QEMU's software emulator (TCG). */
 export type Accel = 'kvm' | 'tcg';
 
@@ -87,6 +93,10 @@ export interface VmSpec {
   cpus: number;
   memoryMiB: number;
   accel: Accel;
+  /** QEMU's machine; absent is `pc`. bldy ignores it. */
+  machine?: QemuMachine;
+  /** The host TSC's rate in kHz, which a microvm guest under TCG is told (see machine.ts). */
+  tscKhz?: number;
   /** Per-VM run directory (sockets, share symlinks); must exist before `prepareBldyShares`. */
   runDir: string;
   /** bldy control socket or QEMU QMP socket; at most 107 bytes (unix socket limit). */

@@ -1,0 +1,38 @@
+// @vitest-environment jsdom
+// The VM detail shows the VM's QEMU machine setting (#11 item 6): auto (microvm for a kernel with virtio-mmio,
+// else pc), or the override from `oklinux create --machine microvm|pc`, with what it means in a tooltip.
+import { describe, expect, it } from 'vitest';
+import { screen } from '@testing-library/svelte';
+import type { OkLinuxApi, Vm } from '@contract';
+import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { sampleVm } from '../helpers/sample-vm';
+
+useAppDom();
+
+function bridgeFor(vms: Vm[]) {
+  const api = {
+    system: {
+      doctor: async () => ({ runningAsRoot: false, warnings: [] }),
+      info: async () => ({ version: '1', dataDir: '/d' }),
+    },
+    vms: { list: async () => vms },
+    shares: { list: async () => [], listRemote: async () => [] },
+    ports: { list: async () => [] },
+    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
+    onEvent: () => () => undefined,
+  } as unknown as OkLinuxApi;
+  return browserBridge(api);
+}
+
+describe('VM detail: QEMU machine', () => {
+  it.each([
+    ['auto', 'machine auto', /microvm machine for a kernel with virtio-mmio/],
+    ['microvm', 'microvm', /virtio-mmio devices, no PCI/],
+    ['pc', 'PC machine', /virtio over PCI, for any kernel/],
+  ] as const)('%s reads "%s", with its meaning in the tooltip', async (machine, label, title) => {
+    await renderApp('#/vms/m', bridgeFor([sampleVm('m', { machine })]));
+    const el = await screen.findByTestId('vm-machine');
+    expect(el.textContent).toBe(label);
+    expect(el.getAttribute('title')).toMatch(title);
+  });
+});
