@@ -6,7 +6,8 @@
 // against the floor every Node CLI pays: Node opening the same database with better-sqlite3 and
 // answering `SELECT * FROM vms`. Rounds alternate the three (so a busy machine slows each alike) and
 // each figure is the median of BENCH_RUNS (default 10) runs. Prints seconds and the ratios to the
-// baseline measured in this run; `node -e 0` is shown as the floor of Node alone.
+// baseline measured in this run; `node -e 0` is shown as the floor of Node alone, and `npx oklinux ls`
+// for what npm's own start adds.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +33,7 @@ function buildCli() {
 /** Wall seconds of one run; fails loudly if the command does. */
 function time(argv, env) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8' });
+  const r = spawnSync(argv[0], argv.slice(1), { env, encoding: 'utf8', cwd: REPO });
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
   return { secs, stdout: r.stdout };
@@ -62,6 +63,8 @@ try {
     source: () => time([process.execPath, OKLINUX, 'ls'], source).secs,
     baseline: () => time([process.execPath, '-e', query], { ...env, NODE_PATH: path.join(REPO, 'node_modules') }).secs,
     node: () => time([process.execPath, '-e', '0'], env).secs,
+    // what `npx oklinux ls` costs in the repo: npm's own start, then the same bundle
+    npx: () => time(['npx', '--no-install', 'oklinux', 'ls'], { ...bundled, npm_config_update_notifier: 'false' }).secs,
   };
   const t = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const f of Object.values(cases)) f(); // warm the page cache (not counted)
@@ -74,6 +77,7 @@ try {
   console.log(`oklinux ls (s), from source: ${fmt(m.source)}`);
   console.log(`node + better-sqlite3 baseline (s): ${fmt(m.baseline)}`);
   console.log(`node -e 0 (s): ${fmt(m.node)}`);
+  console.log(`npx oklinux ls (s), bundled (npm's own start included): ${fmt(m.npx)}`);
   console.log(`oklinux ls bundled vs baseline: ${(m.bundled / m.baseline).toFixed(2)}`);
   console.log(`oklinux ls from source vs baseline: ${(m.source / m.baseline).toFixed(2)}`);
 } finally {

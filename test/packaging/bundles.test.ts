@@ -140,8 +140,23 @@ describe('main-process bundles', () => {
     expect(packages).toEqual(['better-sqlite3']); // zod is bundled; no undici, tar, node-pty, ws, QUIC
     const chunks = loaded.filter((u) => u.startsWith('file://') && u.includes(`${path.basename(built)}/cli/`));
     const names = chunks.map((u) => path.basename(new URL(u).pathname).replace(/-[\w-]{8}\.mjs$/, ''));
-    for (const unneeded of ['serve', 'server', 'download', 'service', 'catalog', 'supervise-main', 'prepare-root']) {
+    const unneededChunks = [
+      'serve',
+      'server',
+      'download',
+      'service',
+      'catalog',
+      'supervise-main',
+      'plan',
+      'extract',
+      'disk',
+    ];
+    for (const unneeded of unneededChunks) {
       expect(names, `ls loaded the ${unneeded} chunk`).not.toContain(unneeded);
+      expect(
+        fs.readdirSync(dir).some((f) => f.startsWith(`${unneeded}-`)),
+        `no ${unneeded} chunk was built`,
+      ).toBe(true);
     }
   });
 });
