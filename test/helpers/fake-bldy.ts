@@ -1,7 +1,8 @@
 /**
  * A stand-in for bldy (crosvm's command line; the real one cannot be built
  * here): it records each call in $FAKE_BLDY_LOG; `run` stays up silently until
- * `powerbtn` or `stop` is called with its control socket. `publishBldy` offers
+ * `powerbtn` or `stop` is called with its control socket. With FAKE_BLDY_HALT=fails, `powerbtn` instead
+ * prints oklinux-init's lines for a halt the kernel would not finish, and `run` stays up. `publishBldy` offers
  * it from a catalog manifest, so `oklinux pull bldy` installs it the real way.
  */
 import { sha256Hex, type TestServer } from './http';
@@ -16,7 +17,12 @@ case "$1" in
     sock=""; prev=""
     for a in "$@"; do [ "$prev" = "-s" ] && sock="$a"; prev="$a"; done
     echo $$ > "$sock.pid"
-    trap 'exit 0' USR1
+    if [ "$FAKE_BLDY_HALT" = fails ]; then
+      # a guest whose kernel will not power off: oklinux-init's lines, and the machine stays up
+      trap 'printf "oklinux-init: poweroff\\r\\n"; sleep 1; printf "oklinux-init: poweroff failed\\r\\n"' USR1
+    else
+      trap 'exit 0' USR1
+    fi
     trap 'exit 143' TERM
     while :; do sleep 0.1; done ;;
   powerbtn) kill -USR1 "$(cat "$2.pid")"; exit 0 ;;

@@ -169,4 +169,35 @@ describe('bldy lifecycle (stand-in VMM)', () => {
       await engine.close();
     }
   });
+  it('a guest that reports its halt failed (synced, / read-only) is ended then, not after the 30 s grace period', async () => {
+    const engine = new Engine({ home, env: { ...env, FAKE_BLDY_HALT: 'fails' } });
+    try {
+      await engine.invoke('settings:set', { bldyPath: fake });
+      await engine.invoke('vms:create', { name: 'b3', image: TEST_BUNDLE, backend: 'bldy' });
+      const vm = await engine.invoke('vms:start', { name: 'b3' });
+      expect(vm.state).toBe('running');
+      // the same lines with no stop asked for (a guest printing them, or a file that holds them) end nothing
+      const runLine = () => fs.readFileSync(record, 'utf8').split('\n').findLast((l) => l.includes(' -s '));
+      let pidFile = '';
+      for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        pidFile = `${/ -s (\S+)/.exec(runLine() ?? '')?.[1]}.pid`;
+      }
+      process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGUSR1');
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await cli('logs', 'b3')).stdout).toMatch(/oklinux-init: poweroff failed/);
+      expect((await engine.invoke('vms:get', { name: 'b3' })).state).toBe('running');
+      const asked = Date.now();
+      const stopped = await engine.invoke('vms:stop', { name: 'b3' });
+      const secs = (Date.now() - asked) / 1000;
+      console.log(`stop to stopped (guest reports its halt failed): ${secs.toFixed(2)} s`);
+      expect(stopped.state).toBe('stopped');
+      // the stand-in says "poweroff failed" 1 s after the press; the grace period is 30 s
+      expect(secs).toBeLessThan(15);
+      expect((await cli('logs', 'b3')).stdout).toMatch(/oklinux-init: poweroff\r*\noklinux-init: poweroff failed/);
+      expect(processesMentioning(home)).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  });
 });

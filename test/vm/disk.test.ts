@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { copyDisk, diskFromDir, diskFromRootfs, diskTool, isExtImage } from '@core/vm/disk';
+import { copyDisk, diskFromDir, diskFromRootfs, diskTool, diskToolsWarning, isExtImage } from '@core/vm/disk';
 import { prepareRootDisk } from '@core/vm/disk-init';
 import { tmpDir } from '../helpers/tmp';
 
@@ -137,5 +137,15 @@ describe('ext4 root disks (e2fsprogs, no root, no mount)', () => {
         env: { PATH: '/nonexistent' },
       }),
     ).rejects.toThrow(/zstd is not installed; .*apt-get install zstd/);
+  });
+
+  it("doctor's line names the missing e2fsprogs programs and the package; none when they are there", () => {
+    expect(diskToolsWarning(process.env)).toBeNull();
+    const bin = path.join(t.dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.symlinkSync(diskTool('mkfs.ext4'), path.join(bin, 'mkfs.ext4'));
+    const line = diskToolsWarning({ PATH: bin }, []);
+    expect(line).toMatch(/^debugfs, e2fsck are not installed: ext4 disk roots .* need them\. Install e2fsprogs/);
+    expect(line).toContain('apt-get install e2fsprogs');
   });
 });

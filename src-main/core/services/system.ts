@@ -17,6 +17,7 @@ import {
 import { tapHowto } from '@core/vmm/net';
 import { kvmProblem } from '@core/vmm/accel';
 import { rootWarning } from '@core/shares/suid';
+import { diskToolsWarning } from '@core/vm/disk';
 import { version } from '../version';
 import type { EngineParts } from './parts';
 
@@ -34,6 +35,7 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
     kvmProblem: kvm.readWrite ? null : await kvmProblem(kvm.path),
   });
   const root = rootWarning();
+  const disk = diskToolsWarning(ctx.env);
   return {
     platform: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
@@ -44,7 +46,7 @@ export async function doctor(ctx: EngineContext): Promise<DoctorReport> {
     schemaVersion: ctx.store.schemaVersion,
     freeDiskBytes: await freeDiskBytes(ctx.paths.root),
     runningAsRoot: process.geteuid?.() === 0,
-    warnings: [...(root ? [root] : []), ...ctx.notices],
+    warnings: [...(root ? [root] : []), ...(disk ? [disk] : []), ...ctx.notices],
     network: networkNotes(qemuPath),
   };
 }

@@ -39,12 +39,29 @@ const PACKAGES: Record<string, string> = {
 
 /** A program on PATH (or in /usr/sbin, /sbin: e2fsprogs lives there, often off a user's PATH), else a clear error. */
 export function diskTool(name: string, env: NodeJS.ProcessEnv = process.env, why = 'for ext4 root disks'): string {
-  const found = which(name, [env.PATH ?? '', '/usr/sbin', '/sbin'].join(path.delimiter));
+  const found = findDiskTool(name, env);
   if (found) return found;
   const pkg = PACKAGES[name] ?? name;
   throw new OkError(
     'UNSUPPORTED',
     `${name} is not installed; okLinux needs it ${why}. Install it (Debian/Ubuntu: "apt-get install ${pkg}"; Fedora: "dnf install ${pkg}").`,
+  );
+}
+
+const SBIN_DIRS = ['/usr/sbin', '/sbin'];
+
+function findDiskTool(name: string, env: NodeJS.ProcessEnv, sbin = SBIN_DIRS): string | null {
+  return which(name, [env.PATH ?? '', ...sbin].join(path.delimiter));
+}
+
+/** The doctor's line when the programs ext4 disk roots need are missing (null when all are there). */
+export function diskToolsWarning(env: NodeJS.ProcessEnv = process.env, sbin = SBIN_DIRS): string | null {
+  const missing = ['mkfs.ext4', 'debugfs', 'e2fsck'].filter((n) => !findDiskTool(n, env, sbin));
+  if (!missing.length) return null;
+  return (
+    `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not installed: ext4 disk roots (--root-disk, ` +
+    `"oklinux root to-disk", ext4 bundles) need them. Install e2fsprogs (Debian/Ubuntu: "apt-get install e2fsprogs"; ` +
+    `Fedora: "dnf install e2fsprogs"). 9p roots do not need it.`
   );
 }
 

@@ -51,6 +51,8 @@ const signalName = (n: number): string =>
 
 /** While a graceful stop waits, the power button is pressed again this often. */
 const POWER_BUTTON_REPEAT_MS = 3000;
+/** oklinux-init's line when the kernel would not power off: synced, / read-only, the machine still up. */
+const HALT_FAILED = /(^|\n)oklinux-init: (poweroff|reboot) failed\r*\n/;
 
 /** Console bytes a client may leave unread before it is disconnected. */
 const MAX_CLIENT_BACKLOG = 4 * 1024 * 1024;
@@ -143,10 +145,24 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     }
   };
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => child.onExit(resolve));
+  // A guest asked to stop that reports its halt failed has synced and made / read-only (oklinux-init's
+  // halt_now): the VMM is ended now rather than after the grace period. Only while a stop is asked for, so
+  // a guest printing the line can end nothing but a VM the user is already stopping.
+  let haltTail = '';
+  let ending = false;
+  const endVmm = (): void => {
+    ending = true;
+    child.kill('SIGTERM');
+    void waitGone(child.pid, 5000).then((gone) => gone || child.kill('SIGKILL'));
+  };
   child.onData((data) => {
     sawOutput = true;
     writeLog(data);
     remote.console(data);
+    if (stopRequested && !ending) {
+      haltTail = (haltTail + data).slice(-256);
+      if (HALT_FAILED.test(haltTail)) endVmm();
+    }
     if (!panic) {
       recent = (recent + data).slice(-4096);
       panic = /Kernel panic - not syncing: ([^\r\n]*)[\r\n]/.exec(recent)?.[1] ?? null;
