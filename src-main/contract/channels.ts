@@ -159,7 +159,12 @@ export const contract = {
       .strict(),
     output: S.Share,
   },
-  /** A remote 9p share, `9p://HOST[:PORT]/ANAME` (port 564 by default), mounted by the guest over the VM's network. */
+  /**
+   * A remote 9p share, `9p://HOST[:PORT]/ANAME` (port 564 by default), mounted by the guest over the VM's network;
+   * or a JetStream one, `9p+quic://HOST:PORT/ANAME`, which needs `ca` (the one CA its server's certificate
+   * chains to) and, for mTLS, `cert` and `key` together. The engine resolves each path (realpath) and checks
+   * the files before it stores them.
+   */
   'shares:addRemote': {
     input: z
       .object({
@@ -168,6 +173,9 @@ export const contract = {
         readOnly: z.boolean().optional(),
         tag: S.ShareTag.optional(),
         guestPath: S.GuestPath.optional(),
+        ca: S.AbsPath.optional(),
+        cert: S.AbsPath.optional(),
+        key: S.AbsPath.optional(),
       })
       .strict(),
     output: S.Share,

@@ -167,13 +167,15 @@ export const Share = z.object({
    * A remote 9p share (its `hostPath` is then its URL, `9p://HOST:PORT/ANAME`): how its mount went in
    * the running VM. `idle`: the VM is not running (or the share applies at its next start); `mounting`:
    * booting; `mounted`; `unreachable`: the server could not be reached (`problem` says why); `failed`: the
-   * server answered but the mount failed.
+   * server answered but the mount failed. `tls`: a `9p+quic://` share's TLS files, as realpaths (the CA;
+   * the client certificate and key for mTLS); the key's contents never leave the supervisor.
    */
   remote: z
     .object({
       url: z.string(),
       state: z.enum(['idle', 'mounting', 'mounted', 'unreachable', 'failed']),
       problem: z.string().nullable(),
+      tls: z.object({ ca: z.string(), cert: z.string().optional(), key: z.string().optional() }).optional(),
     })
     .optional(),
 });

@@ -46,16 +46,21 @@ function fakeEngine(vms: Vm[]) {
     catalog: { list: async () => ({ entries: [], warnings: [] }) },
     shares: {
       list: async ({ vm: name }: { vm: string }) => shares.filter((s) => s.vm === name),
-      addRemote: async (input: { vm: string; url: string; readOnly: boolean }) => {
+      addRemote: async (input: { vm: string; url: string; readOnly: boolean; ca?: string; cert?: string }) => {
         calls.push({ op: 'shares.addRemote', input });
         const s: Share = {
           vm: input.vm,
-          tag: 'new',
+          tag: `new${shares.length}`,
           hostPath: input.url,
           readOnly: input.readOnly,
           guestPath: '/mnt/new',
           pending: true,
-          remote: { url: input.url, state: 'idle', problem: null },
+          remote: {
+            url: input.url,
+            state: 'idle',
+            problem: null,
+            ...(input.ca ? { tls: { ca: input.ca, ...(input.cert ? { cert: input.cert } : {}) } } : {}),
+          },
         };
         shares.push(s);
         return s;
@@ -99,6 +104,49 @@ describe('VM detail: remote shares', () => {
     const added = screen.getAllByTestId('share-row')[2]!;
     expect(within(added).getByTestId('share-pending').textContent).toBe('Applies at next start');
     expect((screen.getByTestId('remote-share-url') as HTMLInputElement).value).toBe('');
+  });
+
+  it('a 9p+quic:// URL asks for the CA (required) and an optional client certificate and key, and sends their paths', async () => {
+    const engine = fakeEngine([vm('web')]);
+    await renderVm('web', engine);
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(2));
+    expect(screen.queryByTestId('remote-share-tls')).toBeNull();
+    await fireEvent.input(screen.getByTestId('remote-share-url'), {
+      target: { value: '9p+quic://files.example:4433/srv/x' },
+    });
+    expect(screen.getByTestId('remote-share-tls')).toBeTruthy();
+    const add = screen.getByTestId('remote-share-add') as HTMLButtonElement;
+    expect(add.disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId('remote-share-ca'), { target: { value: ' /etc/jet/ca.pem ' } });
+    await fireEvent.input(screen.getByTestId('remote-share-cert'), { target: { value: '/etc/jet/client.pem' } });
+    await fireEvent.input(screen.getByTestId('remote-share-key'), { target: { value: '/etc/jet/client.key' } });
+    expect(add.disabled).toBe(false);
+    await fireEvent.click(add);
+    await waitFor(() => expect(screen.getAllByTestId('share-row')).toHaveLength(3));
+    expect(engine.calls).toEqual([
+      {
+        op: 'shares.addRemote',
+        input: {
+          vm: 'web',
+          url: '9p+quic://files.example:4433/srv/x',
+          readOnly: false,
+          ca: '/etc/jet/ca.pem',
+          cert: '/etc/jet/client.pem',
+          key: '/etc/jet/client.key',
+        },
+      },
+    ]);
+    const added = screen.getAllByTestId('share-row')[2]!;
+    expect(within(added).getByTestId('share-tls').textContent).toBe(
+      'CA /etc/jet/ca.pem, client certificate /etc/jet/client.pem',
+    );
+    expect(within(added).getByTestId('share-remote-state').textContent).toBe('Not mounted (VM stopped)');
+    // the form is cleared, and a plain 9p:// URL sends no TLS files
+    expect(screen.queryByTestId('remote-share-tls')).toBeNull();
+    await fireEvent.input(screen.getByTestId('remote-share-url'), { target: { value: '9p://127.0.0.1/srv/y' } });
+    await fireEvent.click(screen.getByTestId('remote-share-add'));
+    await waitFor(() => expect(engine.calls).toHaveLength(2));
+    expect(engine.calls[1]!.input).toEqual({ vm: 'web', url: '9p://127.0.0.1/srv/y', readOnly: false });
   });
 
   it('a VM with no network offers no remote shares, and says why', async () => {

@@ -90,7 +90,9 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'share',
-    summary: 'Share host folders with a VM over virtio-9p, or remote 9p servers (9p://HOST[:PORT]/ANAME).',
+    summary:
+      'Share host folders with a VM over virtio-9p, or remote 9p servers (9p://HOST[:PORT]/ANAME, or JetStream: ' +
+      '9p+quic://HOST:PORT/ANAME --ca FILE).',
     load: async () => (await import('./shares')).shareCommand,
   },
   { name: 'root', summary: "Work on a VM's root filesystem.", load: () => vms('root') },

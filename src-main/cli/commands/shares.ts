@@ -7,18 +7,39 @@ import { needArgs, table, withEngine, type Command } from '../framework';
 export const shareCommand: Command = {
   name: 'share',
   usage: 'share <add|set|rm|ls> …',
-  summary: 'Share host folders with a VM over virtio-9p, or remote 9p servers (9p://HOST[:PORT]/ANAME).',
+  summary:
+    'Share host folders with a VM over virtio-9p, or remote 9p servers (9p://HOST[:PORT]/ANAME, or JetStream: ' +
+    '9p+quic://HOST:PORT/ANAME --ca FILE).',
   sub: [
     {
       name: 'add',
-      usage: 'add <vm> <host-dir>|9p://HOST[:PORT]/ANAME [--ro] [--tag T] [--guest-path P]',
+      usage:
+        'add <vm> <host-dir>|9p://HOST[:PORT]/ANAME|9p+quic://HOST:PORT/ANAME [--ca FILE [--cert FILE --key FILE]] ' +
+        '[--ro] [--tag T] [--guest-path P]',
       summary:
         'Share a host folder, or a remote 9p server (port 564 unless given; ANAME is the path, e.g. ' +
         '9p://127.0.0.1:5640/srv/data), which the guest mounts over its network through okLinux; ' +
-        'the guest mounts it at /mnt/<tag> unless --guest-path.',
-      options: { ro: { type: 'boolean' }, tag: { type: 'string' }, 'guest-path': { type: 'string' } },
+        'the guest mounts it at /mnt/<tag> unless --guest-path. A JetStream server (9p over QUIC) is ' +
+        "9p+quic://HOST:PORT/ANAME with --ca (the CA that signed the server's certificate; HOST is the name in it), " +
+        'and --cert and --key (mode 600) for a client certificate.',
+      options: {
+        ro: { type: 'boolean' },
+        tag: { type: 'string' },
+        'guest-path': { type: 'string' },
+        ca: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+      },
       async run(io, { positionals, values }) {
         needArgs(positionals, 2, `share ${this.usage}`);
+        // relative to here; the engine resolves links (realpath) and checks each file itself
+        const file = (flag: 'ca' | 'cert' | 'key') => {
+          const v = values[flag] as string | undefined;
+          if (v === undefined) return {};
+          if (!v) throw new OkError('INVALID_INPUT', `--${flag} needs a file: --${flag} FILE`);
+          return { [flag]: path.resolve(v) };
+        };
+        const tlsFiles = { ...file('ca'), ...file('cert'), ...file('key') };
         if (isRemoteUrl(positionals[1]!)) {
           const share = await withEngine(io, (e) =>
             e.invoke('shares:addRemote', {
@@ -27,6 +48,7 @@ export const shareCommand: Command = {
               readOnly: values.ro === true,
               tag: values.tag as string | undefined,
               guestPath: values['guest-path'] as string | undefined,
+              ...tlsFiles,
             }),
           );
           io.print(
@@ -36,6 +58,11 @@ export const shareCommand: Command = {
           );
           return;
         }
+        if (Object.keys(tlsFiles).length)
+          throw new OkError(
+            'INVALID_INPUT',
+            `--ca, --cert and --key are for 9p+quic:// shares, not a host folder: leave them out, or give a 9p+quic://HOST:PORT/ANAME URL`,
+          );
         // the engine resolves links itself (and names the link in its refusals)
         const hostPath = path.resolve(positionals[1]!);
         const share = await withEngine(io, (e) =>

@@ -1,7 +1,8 @@
 /**
- * Remote 9p shares (`9p://HOST[:PORT]/ANAME`): the URL (url.ts), the transports the supervisor's relay
- * uses to reach a server (transport.ts, tcp.ts; QUIC in quic*.ts), the relay (relay.ts) and the guest's
- * side (guest.ts).
+ * Remote 9p shares (`9p://HOST[:PORT]/ANAME`, and JetStream's `9p+quic://HOST:PORT/ANAME`): the URLs (url.ts,
+ * quic-url.ts), the transports the supervisor's relay uses to reach a server (transport.ts, tcp.ts; QUIC in
+ * quic*.ts, not exported here: registry.ts imports it only when a share needs it), the relay (relay.ts) and
+ * the guest's side (guest.ts).
  */
 export * from './url';
 export * from './transport';

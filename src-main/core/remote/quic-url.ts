@@ -124,29 +124,72 @@ export function resolveQuicFiles(opts: { ca?: string; cert?: string; key?: strin
   if (opts.cert && opts.key) {
     out.cert = real(opts.cert, 'client certificate', '--cert');
     out.key = real(opts.key, 'client key', '--key');
-    const mode = fs.statSync(out.key).mode & 0o777;
-    if (mode & 0o077)
-      throw new OkError(
-        'INVALID_INPUT',
-        `client key ${out.key} (--key) can be read or written by other users (mode ${mode.toString(8).padStart(3, '0')}): run chmod 600 ${out.key}`,
-      );
+    checkKeyMode(out.key, fs.statSync(out.key));
   }
   return out;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-function readText(file: string, what: string, flag: string): string {
+/**
+ * Reads one stored file again (at start, by the supervisor, before each QUIC connection): the path was a
+ * realpath when the share was added, so a path that now resolves elsewhere (a component swapped for a
+ * symbolic link) or is no longer a regular file is refused, not followed; the file is opened with
+ * O_NOFOLLOW and checked on the open descriptor, so it cannot be swapped between the check and the read.
+ * A key must still be its owner's alone.
+ */
+function readText(file: string, what: string, flag: string, isKey = false): string {
+  const changed = (how: string): never => {
+    throw new OkError(
+      'INVALID_INPUT',
+      `${what} ${file} (${flag}) ${how} since the share was added; check it, then remove the share and add it again`,
+    );
+  };
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    if (fs.realpathSync(file) !== file) changed('now resolves to another file (a symbolic link was put in its path)');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (e) {
+    if (e instanceof OkError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') changed('was replaced by a symbolic link');
+    if (code === 'ENOENT') changed('no longer exists');
     throw new OkError('INVALID_INPUT', `${what} ${file} (${flag}) cannot be read: ${(e as Error).message}`);
   }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) changed('is no longer a regular file');
+    if (isKey) checkKeyMode(file, st);
+    return fs.readFileSync(fd, 'utf8');
+  } catch (e) {
+    if (e instanceof OkError) throw e;
+    throw new OkError('INVALID_INPUT', `${what} ${file} (${flag}) cannot be read: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A private key must be its owner's alone, as ssh demands: readable by nobody else, owned by this user (or root). */
+function checkKeyMode(file: string, st: fs.Stats): void {
+  const mode = st.mode & 0o777;
+  if (mode & 0o077)
+    throw new OkError(
+      'INVALID_INPUT',
+      `client key ${file} (--key) can be read or written by other users (mode ${mode.toString(8).padStart(3, '0')}): run chmod 600 ${file}`,
+    );
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid && st.uid !== 0)
+    throw new OkError(
+      'INVALID_INPUT',
+      `client key ${file} (--key) belongs to another user (uid ${st.uid}): use a key file of your own, with mode 600`,
+    );
 }
 
 /**
  * Reads the files (each connection reads them afresh, so a renewed certificate is picked up) and checks that
- * they hold what they should: exactly one CA certificate, a certificate and the key that matches it.
+ * they hold what they should: exactly one CA certificate, a certificate and the key that matches it. Used
+ * when a share is added (the files must work then) and by the supervisor before each connection (a file
+ * missing or changed since makes the share unreachable, with this message; it never stops the boot).
  */
 export function readQuicTls(files: QuicTlsFiles): QuicTlsMaterial {
   const ca = readText(files.ca, 'CA file', '--ca');
@@ -168,7 +211,7 @@ export function readQuicTls(files: QuicTlsFiles): QuicTlsMaterial {
   }
   if (!files.cert || !files.key) return { ca: cas[0]! };
   const cert = readText(files.cert, 'client certificate', '--cert');
-  const key = readText(files.key, 'client key', '--key');
+  const key = readText(files.key, 'client key', '--key', true);
   const certs = cert.match(PEM_CERT) ?? [];
   if (certs.length === 0)
     throw new OkError('INVALID_INPUT', `client certificate ${files.cert} (--cert) holds no PEM certificate`);

@@ -12,12 +12,27 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { webcrypto } from 'node:crypto';
-import { QUICClient, errors as qerrors, events as qevents } from '@matrixai/quic';
-import Logger, { LogLevel } from '@matrixai/logger';
+import type { QUICClient } from '@matrixai/quic';
+import type * as QuicModule from '@matrixai/quic';
+import type Logger from '@matrixai/logger';
 import { OkError } from '@contract/errors';
 import type { RemoteTransport } from './transport';
 import { QuicStreamDuplex } from './quic-stream';
 import { JETSTREAM_ALPN, readQuicTls, type QuicAddress, type QuicTlsFiles } from './quic-url';
+
+/**
+ * The QUIC library, imported on first use: it is heavy (a native module), and the supervisor's bundle keeps
+ * a static import of it even behind a dynamic import of this file, so it is loaded here, not at the top.
+ */
+type QuicLib = typeof QuicModule;
+let lib: { quic: QuicLib; Logger: typeof Logger; level: number } | null = null;
+async function loadQuic(): Promise<NonNullable<typeof lib>> {
+  if (!lib) {
+    const [quic, logger] = await Promise.all([import('@matrixai/quic'), import('@matrixai/logger')]);
+    lib = { quic, Logger: logger.default, level: logger.LogLevel.ERROR };
+  }
+  return lib;
+}
 
 /** How long a handshake may take before the server counts as unreachable (UDP gets no "refused"). */
 export const QUIC_CONNECT_TIMEOUT_MS = 10_000;
@@ -60,6 +75,8 @@ async function defaultLookup(host: string): Promise<string> {
 export function describeQuicFailure(e: unknown, addr: QuicAddress, files: QuicTlsFiles): OkError {
   if (e instanceof OkError) return e;
   const where = `${addr.host}:${addr.port}`;
+  if (!lib) return new OkError('NETWORK', `${where}: QUIC connection failed: ${String(e)}`);
+  const qerrors = lib.quic.errors;
   if (e == null) return new OkError('NETWORK', `${where}: the QUIC stream was closed`);
   const data = (e as { data?: { errorCode?: number } } | null | undefined)?.data;
   const code = data?.errorCode;
@@ -133,7 +150,7 @@ export class QuicTransport implements RemoteTransport {
    * server wanted a client certificate) arrives here and on the streams, not from connect().
    */
   lastFailure: OkError | null = null;
-  private readonly logger = new Logger('quic', LogLevel.ERROR);
+  private logger: Logger | null = null;
 
   constructor(
     readonly addr: QuicAddress,
@@ -188,6 +205,8 @@ export class QuicTransport implements RemoteTransport {
 
   private async open(): Promise<QUICClient> {
     const tls = readQuicTls(this.files);
+    const { quic, Logger: L, level } = await loadQuic();
+    this.logger ??= new L('quic', level);
     const { host, port } = this.addr;
     let address: string;
     try {
@@ -198,7 +217,7 @@ export class QuicTransport implements RemoteTransport {
     const timeout = this.opts.connectTimeoutMs ?? QUIC_CONNECT_TIMEOUT_MS;
     let client: QUICClient;
     try {
-      client = await QUICClient.createQUICClient(
+      client = await quic.QUICClient.createQUICClient(
         {
           host: address,
           port,
@@ -230,9 +249,9 @@ export class QuicTransport implements RemoteTransport {
     this.client = client;
     this.lastFailure = null;
     client.addEventListener(
-      qevents.EventQUICClientClose.name,
+      quic.events.EventQUICClientClose.name,
       (evt) => {
-        const e = (evt as qevents.EventQUICClientClose).detail;
+        const e = (evt as InstanceType<QuicLib['events']['EventQUICClientClose']>).detail;
         if (!this.closed && e) this.lastFailure = describeQuicFailure(e, this.addr, this.files);
         this.forget(client);
       },

@@ -95,6 +95,8 @@ export class Relay {
 
   async close(): Promise<void> {
     for (const s of this.open) s.destroy();
+    // a QUIC transport holds its connection (and UDP socket) between guest connections
+    await Promise.all([...this.shares.values()].map((t) => t.close?.().catch(() => undefined)));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.socketPath, { force: true });
   }

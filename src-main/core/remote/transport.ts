@@ -5,7 +5,7 @@
  *
  * How the supervisor's relay reaches a remote 9p server: one `Duplex` per guest connection, carrying the
  * 9P bytes as they are (the relay never parses them). TCP is here (tcp.ts); other transports (9p over QUIC,
- * `9p+quic://`, in quic*.ts) implement the same interface and are picked by `transportFor` (registry.ts).
+ * `9p+quic://`, in quic*.ts) implement the same interface and are picked by `openTransport` (registry.ts).
  */
 import type { Duplex } from 'node:stream';
 

@@ -9,10 +9,12 @@
  *   It may only hold letters, digits and `/ . _ - + ~ @`: it goes into the guest's mount options, where ","
  *   separates options and ":" our kernel parameter's fields, and into the kernel command line (no spaces).
  *
- * Other schemes (`9p+quic://`, item 5 of issue #12) are parsed by their own modules and plug in through
- * `RemoteTransport` (transport.ts).
+ * `9p+quic://HOST:PORT/ANAME` (JetStream, item 5 of issue #12) is parsed by quic-url.ts (HOST a name, PORT
+ * required); its ANAME obeys the same rules, since the guest mounts it the same way. Its transport
+ * (quic.ts) plugs in through `RemoteTransport` (transport.ts) and registry.ts.
  */
 import { OkError } from '@contract/errors';
+import { QUIC_SCHEME, parseQuicUrl } from './quic-url';
 
 export const DEFAULT_9P_PORT = 564;
 export const MAX_ANAME_BYTES = 255;
@@ -22,7 +24,7 @@ const HOSTNAME_RE =
 const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 export interface RemoteUrl {
-  scheme: '9p';
+  scheme: '9p' | '9p+quic';
   /** Host name or address, IPv6 without brackets. */
   host: string;
   port: number;
@@ -38,15 +40,40 @@ function bad(url: string, why: string): never {
 
 export { isRemoteUrl } from '@contract/schemas';
 
-/** Parses a remote share URL, naming what is wrong and the form. */
+/** Whether a remote share URL is a JetStream one (`9p+quic://`), whose share needs TLS files. */
+export function isQuicUrl(url: string): boolean {
+  return url.toLowerCase().startsWith(`${QUIC_SCHEME}//`);
+}
+
+/** Checks an attach name: it goes into the guest's mount options and the kernel command line. */
+function checkAname(url: string, aname: string, fail: (why: string) => never): void {
+  if (!aname) return;
+  if (Buffer.byteLength(aname) > MAX_ANAME_BYTES) fail(`has an aname longer than ${MAX_ANAME_BYTES} bytes`);
+  if (!ANAME_RE.test(aname))
+    fail(`has the aname "${aname}" with characters other than letters, digits and / . _ - + ~ @ (no "%" escapes)`);
+  if (aname.split('/').some((c) => c === '..')) fail(`has ".." in its aname "${aname}"`);
+}
+
+/** Parses a remote share URL (`9p://` here, `9p+quic://` by quic-url.ts), naming what is wrong and the form. */
 export function parseRemoteUrl(url: string): RemoteUrl {
+  if (isQuicUrl(url)) {
+    const q = parseQuicUrl(url);
+    const aname = q.aname.replace(/\/+$/, '');
+    checkAname(url, aname, (why) => {
+      throw new OkError(
+        'INVALID_INPUT',
+        `the remote share "${url}" ${why}; write it as 9p+quic://HOST:PORT/ANAME, e.g. 9p+quic://files.example:4433/srv/share`,
+      );
+    });
+    return { scheme: '9p+quic', host: q.host, port: q.port, aname };
+  }
   const m = /^([A-Za-z0-9][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::([^/?#]*))?(\/[^?#]*)?([?#].*)?$/.exec(url);
   if (!m) bad(url, 'is not a URL');
   const [, scheme, rawHost, rawPort, rawPath, rest] = m;
   if (scheme!.toLowerCase() !== '9p') {
     throw new OkError(
       'UNSUPPORTED',
-      `the remote share "${url}" uses the scheme "${scheme}:", which okLinux cannot mount; use ${FORM}`,
+      `the remote share "${url}" uses the scheme "${scheme}:", which okLinux cannot mount; use ${FORM}, or 9p+quic://HOST:PORT/ANAME --ca FILE for JetStream`,
     );
   }
   if (rest) bad(url, 'has a query or fragment, which 9p has no use for');
@@ -66,22 +93,14 @@ export function parseRemoteUrl(url: string): RemoteUrl {
     port = Number(rawPort);
   }
   const aname = !rawPath || rawPath === '/' ? '' : rawPath.replace(/\/+$/, '');
-  if (aname) {
-    if (Buffer.byteLength(aname) > MAX_ANAME_BYTES) bad(url, `has an aname longer than ${MAX_ANAME_BYTES} bytes`);
-    if (!ANAME_RE.test(aname))
-      bad(
-        url,
-        `has the aname "${aname}" with characters other than letters, digits and / . _ - + ~ @ (no "%" escapes)`,
-      );
-    if (aname.split('/').some((c) => c === '..')) bad(url, `has ".." in its aname "${aname}"`);
-  }
+  checkAname(url, aname, (why) => bad(url, why));
   return { scheme: '9p', host: host.toLowerCase(), port, aname };
 }
 
 /** The canonical form of a URL (what is stored and shown): default port written out, no trailing "/". */
 export function formatRemoteUrl(u: RemoteUrl): string {
   const host = u.host.includes(':') ? `[${u.host}]` : u.host;
-  return `9p://${host}:${u.port}${u.aname || '/'}`;
+  return `${u.scheme}://${host}:${u.port}${u.aname || '/'}`;
 }
 
 /** A tag for a remote share: the aname's last part, else the host. */

@@ -9,7 +9,8 @@ import type { Share } from '@contract';
 import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import type { RemoteShareRow, ShareRow } from '@core/store';
-import { formatRemoteUrl, parseRemoteUrl, remoteMountParam, remoteTagBase } from '@core/remote';
+import { formatRemoteUrl, isQuicUrl, parseRemoteUrl, remoteMountParam, remoteTagBase } from '@core/remote';
+import { readQuicTls, resolveQuicFiles } from '@core/remote/quic-url';
 import { PendingChanges, type VmView } from '@core/vm/pending';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
@@ -34,7 +35,12 @@ export function publicRemoteShare(r: RemoteShareRow, vmRunning: boolean): Share 
     readOnly: r.readOnly,
     guestPath: r.guestPath,
     pending: r.pending,
-    remote: { url: r.url, state: live ? r.state : 'idle', problem: live ? r.problem : null },
+    remote: {
+      url: r.url,
+      state: live ? r.state : 'idle',
+      problem: live ? r.problem : null,
+      ...(r.tls ? { tls: r.tls } : {}),
+    },
   };
 }
 
@@ -77,8 +83,21 @@ export class ShareChanges {
   /**
    * A remote 9p share (`9p://HOST[:PORT]/ANAME`): the guest mounts it over the VM's network, through the
    * supervisor's relay (core/remote/), so the VM needs QEMU's user-mode network (nat or restricted).
+   * A JetStream share (`9p+quic://HOST:PORT/ANAME`) also needs its TLS files: each path is resolved
+   * (realpath) and checked now (readable, a key of its owner's alone, exactly one CA certificate, a client
+   * certificate with the key that matches it); the realpaths are stored, never the contents. The supervisor
+   * reads them again at each connection (quic-url.ts `readQuicTls`).
    */
-  addRemote(input: { vm: string; url: string; readOnly?: boolean; tag?: string; guestPath?: string }): Share {
+  addRemote(input: {
+    vm: string;
+    url: string;
+    readOnly?: boolean;
+    tag?: string;
+    guestPath?: string;
+    ca?: string;
+    cert?: string;
+    key?: string;
+  }): Share {
     const { vm, readOnly, tag, guestPath } = input;
     const { store } = this;
     const row = store.vms.get(vm);
@@ -95,6 +114,16 @@ export class ShareChanges {
       );
     }
     const url = formatRemoteUrl(parseRemoteUrl(input.url));
+    let tls: RemoteShareRow['tls'] = null;
+    if (isQuicUrl(url)) {
+      tls = resolveQuicFiles(input);
+      readQuicTls(tls);
+    } else if (input.ca || input.cert || input.key) {
+      throw new OkError(
+        'INVALID_INPUT',
+        `--ca, --cert and --key are for 9p+quic:// shares; ${url} is plain 9p over TCP, which has no TLS: leave them out, or use 9p+quic://HOST:PORT/ANAME`,
+      );
+    }
     const live = this.pending.running(vm);
     const share = store.tx(() => {
       const local = store.shares.list(vm);
@@ -117,9 +146,9 @@ export class ShareChanges {
       }
       const next = { tag: t, url, readOnly: readOnly ?? false, guestPath: gp };
       this.checkSet(vm, local, [...remote, next]);
-      return store.remoteShares.add(vm, { ...next, pending: live });
+      return store.remoteShares.add(vm, { ...next, pending: live, tls });
     });
-    store.events.append('share.added', vm, { tag: share.tag, url });
+    store.events.append('share.added', vm, { tag: share.tag, url, ...(tls ? { tls } : {}) });
     this.pending.changed(vm, live);
     return publicRemoteShare(share, live);
   }

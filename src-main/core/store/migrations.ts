@@ -192,6 +192,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE vms ADD COLUMN root_disk_source TEXT;
   ALTER TABLE images ADD COLUMN rootfs_format TEXT;
   `,
+  // 8: JetStream shares (9p+quic://HOST:PORT/ANAME, #12 item 5): the realpaths of their TLS files, never the
+  // contents (the supervisor reads them itself at each connection). A CA for every 9p+quic share; a client
+  // certificate and key together or not at all; none for 9p:// shares.
+  `
+  ALTER TABLE remote_shares ADD COLUMN tls_ca TEXT CHECK (tls_ca IS NULL OR length(tls_ca) > 0);
+  ALTER TABLE remote_shares ADD COLUMN tls_cert TEXT CHECK (tls_cert IS NULL OR tls_ca IS NOT NULL);
+  ALTER TABLE remote_shares ADD COLUMN tls_key TEXT CHECK ((tls_key IS NULL) = (tls_cert IS NULL));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

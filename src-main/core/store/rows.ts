@@ -52,6 +52,8 @@ export interface RemoteShareRow {
   pending: boolean;
   state: RemoteShareState;
   problem: string | null;
+  /** A `9p+quic://` share's TLS files (realpaths; the key's contents are never stored), else null. */
+  tls: { ca: string; cert?: string; key?: string } | null;
 }
 export interface PortRow extends Omit<Port, 'exposed'> {
   id: number;
@@ -169,5 +171,11 @@ export function remoteShareFromRaw(r: Raw): RemoteShareRow {
     pending: r.pending === 1,
     state: r.state as RemoteShareState,
     problem: (r.problem as string | null) ?? null,
+    tls: r.tls_ca
+      ? {
+          ca: r.tls_ca as string,
+          ...(r.tls_cert ? { cert: r.tls_cert as string, key: r.tls_key as string } : {}),
+        }
+      : null,
   };
 }

@@ -277,15 +277,33 @@ export function remoteShareTable(store: StoreCore, vms: VmTable) {
     find: (vmName: string, tag: string): RemoteShareRow | undefined => t.list(vmName).find((x) => x.tag === tag),
     add: (
       vmName: string,
-      r: { tag: string; url: string; readOnly: boolean; guestPath: string; pending: boolean },
+      r: {
+        tag: string;
+        url: string;
+        readOnly: boolean;
+        guestPath: string;
+        pending: boolean;
+        tls?: RemoteShareRow['tls'];
+      },
     ): RemoteShareRow => {
       const vm = vms.get(vmName);
       guard(`The remote share ${r.url} of the VM "${vmName}"`, () =>
         store.db
           .prepare(
-            'INSERT INTO remote_shares(vm_id, tag, url, guest_path, read_only, pending) VALUES (?, ?, ?, ?, ?, ?)',
+            'INSERT INTO remote_shares(vm_id, tag, url, guest_path, read_only, pending, tls_ca, tls_cert, tls_key) ' +
+              'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
           )
-          .run(vm.id, r.tag, r.url, r.guestPath, r.readOnly ? 1 : 0, r.pending ? 1 : 0),
+          .run(
+            vm.id,
+            r.tag,
+            r.url,
+            r.guestPath,
+            r.readOnly ? 1 : 0,
+            r.pending ? 1 : 0,
+            r.tls?.ca ?? null,
+            r.tls?.cert ?? null,
+            r.tls?.key ?? null,
+          ),
       );
       return t.find(vmName, r.tag)!;
     },

@@ -90,7 +90,7 @@ export async function planStart(
   const shares = await shareSpecs(ctx, deps.appDirs ?? [], vm, target, opts.prepare);
   const remoteShares = ctx.store.remoteShares
     .list(vm.name)
-    .map(({ tag, guestPath, url, readOnly }) => ({ tag, guestPath, url, readOnly }));
+    .map(({ tag, guestPath, url, readOnly, tls }) => ({ tag, guestPath, url, readOnly, ...(tls ? { tls } : {}) }));
   const net = await netSpec(ctx, vm, opts.prepare);
   if (remoteShares.length) {
     if (!deps.relayClient) throw new OkError('INTERNAL', 'remote shares need the relay client (PlanDeps.relayClient)');
@@ -226,7 +226,8 @@ export function launchPlan(ctx: EngineContext, vm: VmRow, planned: PlannedStart)
       ? {
           relay: {
             socket: relaySocket(ctx, vm),
-            shares: planned.spec.remoteShares.map(({ tag, url }) => ({ tag, url })),
+            // a 9p+quic share's TLS file paths (never their contents) ride in the signed plan
+            shares: planned.spec.remoteShares.map(({ tag, url, tls }) => ({ tag, url, ...(tls ? { tls } : {}) })),
           },
         }
       : {}),

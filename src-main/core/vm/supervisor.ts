@@ -18,7 +18,7 @@ import { onLines, send, type ClientMessage, type ServerMessage } from './protoco
 import { waitGone } from './proc';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
 import { Relay } from '@core/remote/relay';
-import { transportFor } from '@core/remote/registry';
+import { openTransport, type RemoteTarget } from '@core/remote/registry';
 import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
@@ -42,8 +42,11 @@ export interface LaunchPlan {
   setIdScrub?: string[];
   /** Files hashed again right before the VMM is spawned (the bldy binary, kernel, initrd). */
   verify?: PinnedFile[];
-  /** Remote 9p shares: the relay's unix socket, and each share's URL by tag (core/remote/relay.ts). */
-  relay?: { socket: string; shares: { tag: string; url: string }[] };
+  /**
+   * Remote 9p shares: the relay's unix socket, and each share's URL by tag (core/remote/relay.ts), with the
+   * paths of a 9p+quic share's TLS files, which the relay's QUIC transport reads itself.
+   */
+  relay?: { socket: string; shares: ({ tag: string } & RemoteTarget)[] };
 }
 
 const signalName = (n: number): string =>
@@ -100,7 +103,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     try {
       relay = await Relay.listen(
         plan.relay.socket,
-        plan.relay.shares.map(({ tag, url }) => ({ tag, transport: transportFor(url) })),
+        await Promise.all(plan.relay.shares.map(async (s) => ({ tag: s.tag, transport: await openTransport(s) }))),
         { unreachable: (tag, reason) => remote.unreachable(tag, reason) },
       );
     } catch (e) {

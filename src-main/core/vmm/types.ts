@@ -101,5 +101,12 @@ export interface VmSpec {
    * Remote 9p shares, mounted by the guest over the network through the relay (core/remote/guest.ts): the
    * Nth is `oklinux.remote=…` at the relay address's port base+N, which `net.guestForwards[N]` relays.
    */
-  remoteShares?: { tag: string; guestPath: string; url: string; readOnly: boolean }[];
+  remoteShares?: {
+    tag: string;
+    guestPath: string;
+    url: string;
+    readOnly: boolean;
+    /** A `9p+quic://` share's TLS files (realpaths), which the supervisor's relay reads; not the VMM's business. */
+    tls?: { ca: string; cert?: string; key?: string };
+  }[];
 }
