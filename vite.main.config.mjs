@@ -9,11 +9,18 @@
  *                   so starting a VM does not load the whole CLI)
  * Dependencies stay external (they ship in node_modules, natives rebuilt for Electron); the app's version
  * is inlined, since package.json is not next to the bundles.
+ *
+ * The CLI starts fast (bench/cli.mjs): its commands and the engine's services are dynamic imports, kept as
+ * chunks beside oklinux.mjs (dist/cli/, so paths relative to import.meta.url stay right), and zod is bundled
+ * into the CLI and the supervisor: loaded from node_modules it is some 300 files (every locale) and
+ * costs about four times as long. Each CLI build also writes a stamp of its inputs (cli-stamp.mjs), which
+ * bin/oklinux.mjs checks before it runs the bundle instead of the sources.
  */
 import { builtinModules } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { writeStampPlugin } from './scripts/cli-stamp.mjs';
 
 /** @param {string} p */
 const r = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -35,7 +42,14 @@ const targets = {
     format: 'cjs',
     clean: false,
   },
-  cli: { entry: 'src-main/cli/main.ts', outDir: 'dist/cli', file: 'oklinux.mjs', format: 'es', clean: true },
+  cli: {
+    entry: 'src-main/cli/main.ts',
+    outDir: 'dist/cli',
+    file: 'oklinux.mjs',
+    format: 'es',
+    clean: true,
+    split: true,
+  },
   supervise: {
     entry: 'src-main/core/vm/supervise-main.ts',
     outDir: 'dist/cli',
@@ -54,11 +68,17 @@ function inlineVersion() {
   };
 }
 
-const nodeExternals = [
+/** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above). */
+const INLINED = ['zod'];
+
+/** @param {boolean} inline */
+const nodeExternals = (inline) => [
   'electron',
   ...builtinModules,
   ...builtinModules.map((m) => `node:${m}`),
-  ...Object.keys(pkg.dependencies).map((d) => new RegExp(`^${d}(/.*)?$`)),
+  ...Object.keys(pkg.dependencies)
+    .filter((d) => !(inline && INLINED.includes(d)))
+    .map((d) => new RegExp(`^${d}(/.*)?$`)),
 ];
 
 export default defineConfig(({ mode }) => {
@@ -66,8 +86,9 @@ export default defineConfig(({ mode }) => {
     throw new Error(`vite.main.config.mjs: --mode must be main, preload, cli or supervise, not "${mode}"`);
   const t = targets[/** @type {keyof typeof targets} */ (mode)];
   const preload = mode === 'preload';
+  const cliSide = mode === 'cli' || mode === 'supervise';
   return {
-    plugins: [inlineVersion()],
+    plugins: [inlineVersion(), ...(cliSide ? [writeStampPlugin(r('.'), t.file)] : [])],
     resolve: {
       alias: [
         { find: /^@contract$/, replacement: r('./src-main/contract/index.ts') },
@@ -75,7 +96,7 @@ export default defineConfig(({ mode }) => {
         { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
       ],
     },
-    ssr: preload ? { noExternal: true, external: ['electron'] } : {},
+    ssr: preload ? { noExternal: true, external: ['electron'] } : cliSide ? { noExternal: INLINED } : {},
     build: {
       ssr: r(`./${t.entry}`),
       outDir: r(`./${t.outDir}`),
@@ -85,8 +106,13 @@ export default defineConfig(({ mode }) => {
       minify: false,
       copyPublicDir: false,
       rolldownOptions: {
-        external: preload ? ['electron'] : nodeExternals,
-        output: { format: t.format, entryFileNames: t.file, codeSplitting: false },
+        external: preload ? ['electron'] : nodeExternals(cliSide),
+        output: {
+          format: t.format,
+          entryFileNames: t.file,
+          chunkFileNames: '[name]-[hash].mjs',
+          codeSplitting: 'split' in t && t.split === true,
+        },
       },
     },
   };

@@ -6,7 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { AppEvent, Channel, Input, Output, Unsubscribe } from '@contract';
 import { OkError } from '@contract/errors';
-import { Engine } from '@core/engine';
+import type { Engine } from '@core/engine';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -160,6 +160,8 @@ export async function withEngine<T>(io: CliIO, fn: (engine: EngineLink) => Promi
 
 /** This process's own engine, for what only it can do: host the engine for browsers (`oklinux serve`). */
 export async function withLocalEngine<T>(io: CliIO, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  // loaded here: `--help` and a remote engine need none of it
+  const { Engine } = await import('@core/engine');
   const engine = new Engine({ home: io.home });
   for (const n of engine.notices) io.stderr.write(`oklinux: ${n}\n`);
   const off = engine.onEvent((e) => {

@@ -12,17 +12,29 @@ import { exitCodeFor } from './exit-codes';
 import { helpText, parseFor, resolveCommand, type CliIO, type Command } from './framework';
 import { commands } from './commands';
 
+/** The first argument that is not an option (nor `--home`'s value): the command's name. */
+function commandName(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('-')) return a;
+    if (a === '--home') i++;
+  }
+  return undefined;
+}
+
 export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const json = argv.includes('--json');
-  const root: Command = {
-    name: 'oklinux',
-    usage: '[--json] [--home DIR] <command> [args]',
-    summary: 'Run okLinux VMs: download kernels, create and start VMs, share host folders over 9p.',
-    sub: commands,
-  };
   try {
+    // only the named command's module is loaded; the others are listed by name and summary
+    const entry = commands.find((c) => c.name === commandName(argv));
+    const root: Command = {
+      name: 'oklinux',
+      usage: '[--json] [--home DIR] <command> [args]',
+      summary: 'Run okLinux VMs: download kernels, create and start VMs, share host folders over 9p.',
+      sub: entry ? [await entry.load()] : commands.map(({ name, summary }) => ({ name, summary, usage: name })),
+    };
     const { cmd, path, rest } = resolveCommand(root, argv);
     const { positionals, values } = parseFor(cmd, rest);
     const prefix = ['oklinux', ...path.slice(0, -1)].join(' ');

@@ -11,29 +11,38 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppEvent, Channel, Envelope, Input, Output } from '@contract';
-import { OkError } from '@contract/errors';
+import { OkError, toErrorPayload } from '@contract/errors';
 import { dispatch, type Caller, type Handlers } from '@core/dispatch';
 import { openContext, type EngineContext } from '@core/context';
 import { diskFullError } from '@core/datadir';
-import { Images, type ImagesOptions } from '@core/images/service';
-import { ShareChanges } from '@core/shares/changes';
-import { VmManager, type SupervisorLauncher } from '@core/vm/manager';
-import { PortChanges } from '@core/vm/port-changes';
-import { rootPreparer } from '@core/vm/prepare-root';
+import type { ImagesOptions } from '@core/images/service';
+import type { SupervisorLauncher } from '@core/vm/manager';
 import type { EngineParts } from '@core/services/parts';
-import { systemHandlers } from '@core/services/system';
-import { settingsHandlers } from '@core/services/settings';
-import { catalogHandlers } from '@core/services/catalog';
-import { imageHandlers } from '@core/services/images';
-import { vmmHandlers } from '@core/services/vmm';
-import { downloadHandlers } from '@core/services/downloads';
-import { vmHandlers } from '@core/services/vms';
-import { consoleHandlers } from '@core/services/console';
-import { shareHandlers } from '@core/services/shares';
-import { portHandlers } from '@core/services/ports';
-import { fsHandlers } from '@core/services/fs';
 
-export { DEFAULT_IMAGE, DEFAULT_VM } from '@core/vm/create';
+export { DEFAULT_IMAGE, DEFAULT_VM } from '@core/vm/defaults';
+
+type Part = Exclude<keyof EngineParts, 'ctx'>;
+type Service = Channel extends `${infer S}:${string}` ? S : never;
+type HandlerFactory = (parts: EngineParts) => Partial<Handlers>;
+
+/**
+ * Each contract service's handler module, loaded on its first call, and the parts of the engine it uses.
+ * Nothing else is loaded: `oklinux ls` opens the database and loads the VM manager, never the
+ * downloader, the catalog, tar or the HTTP client (bench/cli.mjs measures it).
+ */
+const SERVICES: Record<Service, { parts: Part[]; load(): Promise<HandlerFactory> }> = {
+  system: { parts: ['vms'], load: async () => (await import('@core/services/system')).systemHandlers },
+  settings: { parts: [], load: async () => (await import('@core/services/settings')).settingsHandlers },
+  catalog: { parts: ['images'], load: async () => (await import('@core/services/catalog')).catalogHandlers },
+  images: { parts: ['images'], load: async () => (await import('@core/services/images')).imageHandlers },
+  vmm: { parts: ['images'], load: async () => (await import('@core/services/vmm')).vmmHandlers },
+  downloads: { parts: ['images'], load: async () => (await import('@core/services/downloads')).downloadHandlers },
+  vms: { parts: ['vms'], load: async () => (await import('@core/services/vms')).vmHandlers },
+  console: { parts: ['vms'], load: async () => (await import('@core/services/console')).consoleHandlers },
+  shares: { parts: ['shares'], load: async () => (await import('@core/services/shares')).shareHandlers },
+  ports: { parts: ['ports'], load: async () => (await import('@core/services/ports')).portHandlers },
+  fs: { parts: [], load: async () => (await import('@core/services/fs')).fsHandlers },
+};
 
 /** The app's resources (guest init, default manifest); packaged builds pass their own. */
 export function defaultResourcesDir(): string {
@@ -77,47 +86,88 @@ export function relayClientArgv(resources: string): string[] {
 
 export class Engine {
   readonly ctx: EngineContext;
-  readonly handlers: Handlers;
-  readonly vms: VmManager;
-  readonly images: Images;
+  private readonly resources: string;
+  private readonly opts: EngineOptions;
+  /** The engine's parts, each made on first need (see `SERVICES`). */
+  private readonly made: { [P in Part]?: Promise<EngineParts[P]> } = {};
+  private readonly services = new Map<string, Promise<Partial<Handlers>>>();
 
   constructor(opts: EngineOptions = {}) {
     this.ctx = openContext(opts);
-    const resources = opts.resourcesDir ?? defaultResourcesDir();
-    const env = this.ctx.env;
-    this.images = new Images(this.ctx, {
-      builtinManifests: [env.OKLINUX_DEFAULT_MANIFEST ?? path.join(resources, 'manifests', 'default.json')],
-      ...opts.images,
-    });
-    // the app's code: the package (sources, node_modules, bin) and its resources
-    const appDirs = [packageRoot(), path.join(packageRoot(), 'node_modules'), resources];
-    this.vms = new VmManager(this.ctx, {
-      launcher: opts.launcher ?? defaultLauncher(),
-      appDirs,
-      resolveImage: (ref, o) => this.images.bootImage(ref, o),
-      prepareRoot: rootPreparer(this.ctx, resources),
-      relayClient: relayClientArgv(resources),
-    });
-    const parts: EngineParts = {
-      ctx: this.ctx,
-      vms: this.vms,
-      images: this.images,
-      shares: new ShareChanges(this.ctx, this.vms, appDirs),
-      ports: new PortChanges(this.ctx, this.vms),
-    };
-    this.handlers = this.reportingDiskFull({
-      ...systemHandlers(parts),
-      ...settingsHandlers(parts),
-      ...catalogHandlers(parts),
-      ...imageHandlers(parts),
-      ...vmmHandlers(parts),
-      ...downloadHandlers(parts),
-      ...vmHandlers(parts),
-      ...consoleHandlers(parts),
-      ...shareHandlers(parts),
-      ...portHandlers(parts),
-      ...fsHandlers(),
-    });
+    this.opts = opts;
+    this.resources = opts.resourcesDir ?? defaultResourcesDir();
+  }
+
+  /** The app's code: the package (sources, node_modules, bin) and its resources. */
+  private get appDirs(): string[] {
+    return [packageRoot(), path.join(packageRoot(), 'node_modules'), this.resources];
+  }
+
+  /** One part of the engine, loaded and made once. */
+  private part<P extends Part>(name: P): Promise<EngineParts[P]> {
+    let made = this.made[name] as Promise<EngineParts[P]> | undefined;
+    if (!made) {
+      made = this.make(name) as Promise<EngineParts[P]>;
+      this.made[name] = made as never;
+      made.catch(() => delete this.made[name]);
+    }
+    return made;
+  }
+
+  private async make(name: Part): Promise<EngineParts[Part]> {
+    const { ctx, resources } = this;
+    switch (name) {
+      case 'images': {
+        const { Images } = await import('@core/images/service');
+        const builtin = ctx.env.OKLINUX_DEFAULT_MANIFEST ?? path.join(resources, 'manifests', 'default.json');
+        return new Images(ctx, { builtinManifests: [builtin], ...this.opts.images });
+      }
+      case 'vms': {
+        const { VmManager } = await import('@core/vm/manager');
+        return new VmManager(ctx, {
+          launcher: this.opts.launcher ?? defaultLauncher(),
+          appDirs: this.appDirs,
+          resolveImage: async (ref, o) => (await this.part('images')).bootImage(ref, o),
+          prepareRoot: async (vm, image, shares) =>
+            (await import('@core/vm/prepare-root')).rootPreparer(ctx, resources)(vm, image, shares),
+          relayClient: relayClientArgv(resources),
+        });
+      }
+      case 'shares': {
+        const [{ ShareChanges }, vms] = await Promise.all([import('@core/shares/changes'), this.part('vms')]);
+        return new ShareChanges(ctx, vms, this.appDirs);
+      }
+      case 'ports': {
+        const [{ PortChanges }, vms] = await Promise.all([import('@core/vm/port-changes'), this.part('vms')]);
+        return new PortChanges(ctx, vms);
+      }
+    }
+  }
+
+  /** A service's handlers: its module and the parts it uses, loaded on its first call. */
+  private handlersOf(service: Service): Promise<Partial<Handlers>> {
+    let h = this.services.get(service);
+    if (!h) {
+      const { parts, load } = SERVICES[service];
+      h = Promise.all([load(), ...parts.map(async (p) => [p, await this.part(p)] as const)]).then(
+        ([factory, ...loaded]) => {
+          const given = Object.fromEntries(loaded) as Partial<EngineParts>;
+          const view = { ctx: this.ctx } as EngineParts;
+          for (const p of ['vms', 'images', 'shares', 'ports'] as const) {
+            Object.defineProperty(view, p, {
+              get: () => {
+                if (p in given) return given[p];
+                throw new Error(`engine: the ${service} service uses its "${p}" part, not listed in SERVICES`);
+              },
+            });
+          }
+          return this.reportingDiskFull(factory(view));
+        },
+      );
+      this.services.set(service, h);
+      h.catch(() => this.services.delete(service));
+    }
+    return h;
   }
 
   /** Things people should hear once, found while opening the data directory (see `EngineContext`). */
@@ -130,7 +180,7 @@ export class Engine {
     return diskFullError(e, this.ctx.paths.root) ?? e;
   }
 
-  private reportingDiskFull(handlers: Handlers): Handlers {
+  private reportingDiskFull(handlers: Partial<Handlers>): Partial<Handlers> {
     type Fn = (input: never, caller: Caller) => unknown;
     const wrapped: Record<string, Fn> = {};
     for (const [channel, fn] of Object.entries(handlers) as unknown as [string, Fn][]) {
@@ -142,14 +192,22 @@ export class Engine {
         }
       };
     }
-    return wrapped as unknown as Handlers;
+    return wrapped as unknown as Partial<Handlers>;
   }
 
   /** One contract call from a transport, which says who is calling (see `Caller`). */
-  call(channel: string, payload: unknown, caller: Caller): Promise<Envelope> {
-    return dispatch(this.handlers, channel, payload, caller);
+  async call(channel: string, payload: unknown, caller: Caller): Promise<Envelope> {
+    const service = channel.split(':')[0]!;
+    let handlers: Partial<Handlers> = {};
+    if (Object.prototype.hasOwnProperty.call(SERVICES, service)) {
+      try {
+        handlers = await this.handlersOf(service as Service);
+      } catch (e) {
+        return { error: toErrorPayload(this.diskFull(e)) };
+      }
+    }
+    return dispatch(handlers as Handlers, channel, payload, caller);
   }
-
   /** Call from this process (the CLI, the app's main process) and unwrap: throws the OkError of an error envelope. */
   async invoke<C extends Channel>(channel: C, payload: Input<C>): Promise<Output<C>> {
     const env = await this.call(channel, payload, 'local');
@@ -162,8 +220,9 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    this.vms.close();
-    await this.images.close();
+    const { vms, images } = this.made;
+    if (vms) (await vms.catch(() => null))?.close();
+    if (images) await (await images.catch(() => null))?.close();
     this.ctx.store.close();
   }
 }

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS } from '@contract';
 import { REPO } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
+// @ts-expect-error: a build script in JavaScript, typed by its JSDoc
+import { bundleFreshness } from '../../scripts/cli-stamp.mjs';
 
 const t = tmpDir('oklinux-bundles-');
 // Inside the repo, so that the bundles' external imports resolve from its node_modules.
@@ -96,6 +98,65 @@ describe('main-process bundles', () => {
     });
     expect(doctor.stderr).toBe('');
     expect(JSON.parse(doctor.stdout)).toMatchObject({ dataDir: home });
-    expect(fs.readFileSync(cli, 'utf8')).toContain(`version = ${JSON.stringify(pkg.version)}`);
+    // inlined into whichever chunk holds the version module (the CLI is split into chunks)
+    const dir = path.dirname(cli);
+    const code = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.mjs'))
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+    expect(code.join('\n')).toContain(`version = ${JSON.stringify(pkg.version)}`);
+  });
+
+  it('the built CLI is stamped with its sources, and `ls` loads none of the engine it does not need', () => {
+    const cli = path.join(built, 'cli', 'oklinux.mjs');
+    expect(bundleFreshness(REPO, cli)).toEqual({ fresh: true });
+    // chunks sit beside the entry, so paths relative to import.meta.url (resources/, bin/) stay right
+    const dir = path.join(built, 'cli');
+    expect(fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.mjs')).length).toBeGreaterThan(10);
+    // every module `oklinux ls` resolves, logged by a module hook
+    const log = path.join(t.dir, 'loads.log');
+    fs.writeFileSync(
+      path.join(t.dir, 'hooks.mjs'),
+      "import fs from 'node:fs';\n" +
+        'export async function resolve(spec, ctx, next) {\n' +
+        '  const r = await next(spec, ctx);\n' +
+        `  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n');\n` +
+        '  return r;\n}\n',
+    );
+    fs.writeFileSync(
+      path.join(t.dir, 'register.mjs'),
+      "import { register } from 'node:module';\nregister(new URL('./hooks.mjs', import.meta.url));\n",
+    );
+    const ls = spawnSync(
+      process.execPath,
+      ['--import', path.join(t.dir, 'register.mjs'), cli, 'ls', '--json', '--home', path.join(t.dir, 'ls-home')],
+      { encoding: 'utf8' },
+    );
+    expect(ls.stderr).toBe('');
+    expect(ls.stdout).toBe('[]\n');
+    const loaded = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    const packages = [...new Set(loaded.map((u) => /\/node_modules\/((@[^/]+\/)?[^/]+)/.exec(u)?.[1]).filter(Boolean))];
+    expect(packages).toEqual(['better-sqlite3']); // zod is bundled; no undici, tar, node-pty, ws, QUIC
+    const chunks = loaded.filter((u) => u.startsWith('file://') && u.includes(`${path.basename(built)}/cli/`));
+    const names = chunks.map((u) => path.basename(new URL(u).pathname).replace(/-[\w-]{8}\.mjs$/, ''));
+    const unneededChunks = [
+      'serve',
+      'server',
+      'download',
+      'service',
+      'catalog',
+      'supervise-main',
+      'plan',
+      'extract',
+      'disk',
+    ];
+    for (const unneeded of unneededChunks) {
+      expect(names, `ls loaded the ${unneeded} chunk`).not.toContain(unneeded);
+      expect(
+        fs.readdirSync(dir).some((f) => f.startsWith(`${unneeded}-`)),
+        `no ${unneeded} chunk was built`,
+      ).toBe(true);
+    }
   });
 });

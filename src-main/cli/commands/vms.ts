@@ -2,10 +2,8 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { Input, Vm } from '@contract';
 import { OkError } from '@contract/errors';
-import { superviseFromFile } from '@core/vm/supervise-main';
 import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
 import { attachConsole } from '../console';
-import { shareCommand } from './shares';
 import { withProgress } from '../progress';
 import { parsePublish } from './ports';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
@@ -348,14 +346,5 @@ export const vmCommands: Command[] = [
       });
     },
   },
-  shareCommand,
   rootCommand,
-  {
-    name: '__supervise',
-    usage: '__supervise <plan.json>',
-    summary: 'Internal: run a VM supervisor (started by "oklinux start").',
-    async run(_io, { positionals }) {
-      await superviseFromFile(positionals[0]!);
-    },
-  },
 ];

@@ -1,7 +1,7 @@
 /** Running node-tar with a deciding filter, and the errors both extractors share. */
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { extract, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { OkError } from '@contract/errors';
 import { quote } from './paths';
 
@@ -16,6 +16,8 @@ export const FILE_TYPES: ReadonlySet<string> = new Set(['File', 'OldFile', 'Cont
  * archive fails instead of warning. Owners are never copied from the archive.
  */
 export async function untar(archive: string, cwd: string, filter: MemberFilter): Promise<void> {
+  // loaded here, not at import: a command that extracts nothing never loads node-tar
+  const { extract } = await import('tar');
   try {
     await extract({
       file: archive,

@@ -1,8 +1,9 @@
 /** `vms:*`: the VMs: create, launch, start, stop, remove, logs, and what a start would run. */
 import type { ServiceHandlers } from '@core/dispatch';
-import { createVm, launchVm } from '@core/vm/create';
-import { rootToDisk } from '@core/vm/to-disk';
 import type { EngineParts } from './parts';
+
+// create.ts and to-disk.ts are loaded by their calls, so `vms:list` (`oklinux ls`) loads neither
+const creating = () => import('@core/vm/create');
 
 export function vmHandlers({ ctx, vms }: EngineParts): ServiceHandlers<'vms'> {
   return {
@@ -11,8 +12,8 @@ export function vmHandlers({ ctx, vms }: EngineParts): ServiceHandlers<'vms'> {
       vms.reconcile(name);
       return vms.vm(name);
     },
-    'vms:create': (input) => createVm(ctx, vms, input),
-    'vms:launch': (input) => launchVm(ctx, vms, input),
+    'vms:create': async (input) => (await creating()).createVm(ctx, vms, input),
+    'vms:launch': async (input) => (await creating()).launchVm(ctx, vms, input),
     'vms:start': ({ name }) => vms.start(name),
     'vms:stop': ({ name, force }) => vms.stop(name, force ?? false),
     'vms:remove': async ({ name, keepRoot }) => {
@@ -20,7 +21,7 @@ export function vmHandlers({ ctx, vms }: EngineParts): ServiceHandlers<'vms'> {
       return null;
     },
     'vms:logs': ({ name, bytes }) => vms.logs(name, bytes),
-    'vms:toDisk': ({ name, sizeMiB }) => rootToDisk(ctx, vms, name, sizeMiB),
+    'vms:toDisk': async ({ name, sizeMiB }) => (await import('@core/vm/to-disk')).rootToDisk(ctx, vms, name, sizeMiB),
     'vms:plan': async ({ name, backend }) => {
       const { bin, args } = await vms.plan(ctx.store.vms.get(name), {
         pull: false,

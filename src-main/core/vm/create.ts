@@ -14,12 +14,12 @@ import type { VmRow } from '@core/store';
 import type { VmManager } from './manager';
 import { checkRootDiskFile, copyDisk } from './disk';
 import { addPort } from './port-changes';
+import { DEFAULT_IMAGE, DEFAULT_VM } from './defaults';
 
 export const DEFAULT_CPUS = 2;
 export const DEFAULT_MEMORY_MIB = 1024;
 /** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
-export const DEFAULT_IMAGE = 'oklinux';
-export const DEFAULT_VM = 'oklinux';
+export { DEFAULT_IMAGE, DEFAULT_VM };
 
 export async function createVm(ctx: EngineContext, vms: VmManager, input: Input<'vms:create'>): Promise<Vm> {
   if (input.rootDir && input.rootDisk) {

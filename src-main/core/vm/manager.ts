@@ -24,15 +24,10 @@ import { removalFailed, removeVmFiles } from './remove-tree';
 import { openPrivateFile } from '@core/datadir';
 import { ensureSocketDir } from '@core/run-dir';
 import { startWarnings } from '@core/shares/suid';
-import {
-  envMs,
-  guestWritableShares,
-  launchPlan,
-  planStart,
-  type BootImage,
-  type PlannedStart,
-  type VmRoot,
-} from './plan';
+// plan.ts (and through it roots, disks, tar and the VMM argv) is loaded by what starts or stops a VM,
+// not by listing VMs: `oklinux ls` stays fast (bench/cli.mjs)
+import type { BootImage, PlannedStart, VmRoot } from './plan';
+const planning = () => import('./plan');
 import { waitUntil } from '@core/wait';
 import { toVm } from './vm-view';
 
@@ -125,7 +120,7 @@ export class VmManager {
     vm: VmRow,
     opts: { pull: boolean; backend?: VmmBackend; prepare: boolean; signal?: AbortSignal },
   ): Promise<PlannedStart> {
-    return planStart(this.ctx, this.opts, vm, opts);
+    return planning().then(({ planStart }) => planStart(this.ctx, this.opts, vm, opts));
   }
 
   /** Start a VM: claim it atomically, pull what is missing, then hand it to a supervisor. */
@@ -146,6 +141,7 @@ export class VmManager {
     try {
       const vm = this.store.vms.get(name);
       const planned = await this.plan(vm, { pull: true, prepare: true, signal: abort.signal });
+      const { guestWritableShares, launchPlan } = await planning();
       if (abort.signal.aborted) throw new OkError('CANCELLED', `The start of "${name}" was cancelled.`);
       const runDir = planned.spec.runDir;
       fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
@@ -270,7 +266,7 @@ export class VmManager {
     }
     row = this.store.vms.get(name);
     if (row.state === 'stopped' || row.state === 'crashed') return this.vm(name);
-    const timeout = envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000) + 10_000;
+    const timeout = (await planning()).envMs(this.ctx.env, 'OKLINUX_STOP_GRACE_MS', 30_000) + 10_000;
     if (isAlive(row.supervisorPid) && row.state !== 'starting') {
       const client = await this.monitor(name);
       client?.send({ type: 'stop', force });
