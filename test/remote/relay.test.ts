@@ -110,11 +110,11 @@ describe('remote share URLs', () => {
     }
   });
 
-  it('the guest parameter: trans=tcp at the relay address, version 9p2000.L, the aname, msize 65536, ro', () => {
+  it('the guest parameter: trans=tcp at the relay address, version 9p2000.L, the aname, msize 131072 (the server caps it), ro', () => {
     expect(
       remoteMountParam({ tag: 'data', guestPath: '/mnt/data', url: '9p://127.0.0.1:5640/srv/data', readOnly: true }, 1),
     ).toBe(
-      'oklinux.remote=data:/mnt/data:10.0.2.100:trans=tcp,port=565,version=9p2000.L,aname=/srv/data,msize=65536,ro',
+      'oklinux.remote=data:/mnt/data:10.0.2.100:trans=tcp,port=565,version=9p2000.L,aname=/srv/data,msize=131072,ro',
     );
   });
 });

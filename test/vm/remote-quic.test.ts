@@ -123,7 +123,7 @@ describe('9p+quic shares (JetStream test server -> diod on 127.0.0.1, restricted
       await tap.ready(180_000);
       const argv = fs.readFileSync(`/proc/${vm.pid}/cmdline`, 'utf8').split('\0');
       expect(argv[argv.indexOf('-append') + 1]).toContain(
-        `oklinux.remote=q:/mnt/q:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=${exportDir},msize=65536`,
+        `oklinux.remote=q:/mnt/q:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=${exportDir},msize=131072`,
       );
       await tap.waitFor(MOUNTED('q', '/mnt/q'));
       await tap.waitFor(MOUNTED('m', '/mnt/m'));

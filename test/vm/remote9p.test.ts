@@ -124,12 +124,14 @@ describe('remote 9p shares (diod on 127.0.0.1, restricted VM)', () => {
         /^user,id=n0,restrict=on,guestfwd=tcp:10\.0\.2\.100:564-cmd:.*oklinux-9p-relay\.mjs \S+relay\.sock data,guestfwd=tcp:10\.0\.2\.100:565-cmd:.* keep$/,
       );
       expect(argv[argv.indexOf('-append') + 1]).toContain(
-        `oklinux.remote=data:/mnt/remote:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=${rwDir},msize=65536 ` +
-          `oklinux.remote=keep:/mnt/keep:10.0.2.100:trans=tcp,port=565,version=9p2000.L,aname=${roDir},msize=65536,ro`,
+        `oklinux.remote=data:/mnt/remote:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=${rwDir},msize=131072 ` +
+          `oklinux.remote=keep:/mnt/keep:10.0.2.100:trans=tcp,port=565,version=9p2000.L,aname=${roDir},msize=131072,ro`,
       );
       await tap.waitFor(MOUNTED('data', '/mnt/remote'));
       await tap.waitFor(MOUNTED('keep', '/mnt/keep'));
       await tap.run('cat /mnt/remote/hello.txt', /written on the host/);
+      // the guest asked msize 131072; diod caps it at 65536 in its Rversion, and the mount runs at that
+      await tap.run('grep " /mnt/remote " /proc/mounts', /msize=65536[,\s]/);
       await tap.run('echo written-by-the-guest > /mnt/remote/back.txt; sync');
       expect(fs.readFileSync(path.join(rwDir, 'back.txt'), 'utf8')).toBe('written-by-the-guest\n');
       await tap.run('cat /mnt/keep/keep.txt', /read-only on the guest/);

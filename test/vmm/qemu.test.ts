@@ -180,7 +180,7 @@ describe('qemuArgv (golden)', () => {
     ]);
     expect(argv[argv.indexOf('-append') + 1]).toBe(
       'console=ttyS0 quiet loglevel=4 oklinux.net=eth0:10.0.2.15/24:10.0.2.2: ' +
-        'oklinux.remote=data:/mnt/data:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=/srv/data,msize=65536,ro',
+        'oklinux.remote=data:/mnt/data:10.0.2.100:trans=tcp,port=564,version=9p2000.L,aname=/srv/data,msize=131072,ro',
     );
     expect(
       failure(() =>

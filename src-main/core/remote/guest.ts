@@ -15,8 +15,13 @@ import { parseRemoteUrl } from './url';
 /** An address in slirp's 10.0.2.0/24 that nothing else uses (the guest is .15, the host .2, DNS .3). */
 export const RELAY_ADDR = '10.0.2.100';
 export const RELAY_PORT_BASE = 564;
-/** The server caps msize (diod, and JetStream at 64 KiB + 24): the largest payload size they all take. */
-export const REMOTE_MSIZE = 65536;
+/**
+ * The msize the guest asks for. A server that caps it answers its own limit in Rversion and the guest
+ * uses that (diod: 65536; JetStream: 64 KiB + 24), so it never needs more than 65536. Asking more lets a
+ * server that allows it carry a 64 KiB read (cat's sendfile chunk) in one Tread instead of two
+ * (65512 + 24 bytes at 65536), which bench:net's read at the iounit showed to be 1.4-2x faster.
+ */
+export const REMOTE_MSIZE = 131072;
 /** How long oklinux-init waits for one remote mount (its own constant, REMOTE_WAIT). */
 export const REMOTE_MOUNT_WAIT_S = 8;
 
