@@ -187,7 +187,8 @@ function anameGuard(aname: string, server: Writable, refuse: (why: string) => vo
           no(
             asked === null
               ? 'the guest sent a malformed attach message'
-              : `the guest asked for the export "${asked}" instead of "${aname}"`,
+              : // quoted and cut short: the guest's bytes go into the host's log
+                `the guest asked for the export ${JSON.stringify(asked.slice(0, 200))} instead of "${aname}"`,
           );
           break;
         }
