@@ -122,6 +122,47 @@ describe('share add 9p+quic:// refuses bad input, naming the fix', () => {
   });
 });
 
+describe('TLS files where a guest reaches them are refused (the host trusts them; a guest could read the key)', () => {
+  it('in the data directory, a VM root or a share a guest can write; the key in any share, read-only too', async () => {
+    const w = (...args: string[]) => runCli(args, { env });
+    expect((await w('create', 'w', '--image', 'k', '--net', 'restricted', '--backend', 'qemu')).code).toBe(0);
+    const rw = path.join(t.dir, 'rw-share');
+    const ro = path.join(t.dir, 'ro-share');
+    fs.mkdirSync(rw);
+    fs.mkdirSync(ro);
+    expect((await w('share', 'add', 'w', rw)).code).toBe(0);
+    expect((await w('share', 'add', 'w', ro, '--ro')).code).toBe(0);
+    const put = (dir: string, src: string, name: string): string => {
+      const f = path.join(dir, name);
+      fs.copyFileSync(src, f);
+      fs.chmodSync(f, 0o600);
+      return f;
+    };
+    const add = (...args: string[]) => w('share', 'add', 'w', URL1, ...args);
+    const no = async (args: string[], re: RegExp) => {
+      const r = await add(...args);
+      expect(r.code, r.stdout).not.toBe(0);
+      expect(r.stderr).toMatch(re);
+    };
+    // a CA the guest of "w" can rewrite: it would choose which server the host trusts
+    await no(
+      ['--ca', put(rw, pki.ca, 'ca.pem')],
+      /CA file .*rw-share\/ca\.pem \(--ca\) lies inside the share "rw-share" of the VM "w" .*which a guest can write: move it to a folder no VM shares/,
+    );
+    // the client key in a read-only share: the guest reads it and is the user to the server
+    await no(
+      ['--ca', pki.ca, '--cert', pki.clientCert, '--key', put(ro, pki.clientKey, 'client.key')],
+      /client key .*ro-share\/client\.key \(--key\) lies inside the share "ro-share" of the VM "w" .*which a guest can read or write/,
+    );
+    // the data directory (VM roots and disks live there)
+    await no(['--ca', put(home, pki.ca, 'ca.pem')], /CA file .* \(--ca\) lies inside the data directory/);
+    // a CA in a read-only share is public and unchangeable by the guest: accepted
+    const ok = await add('--ca', put(ro, pki.ca, 'ca.pem'));
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await w('rm', 'w')).code).toBe(0);
+  });
+});
+
 describe('what is stored', () => {
   it('the realpaths of the files (links and relative paths resolved), never their contents', async () => {
     const links = path.join(t.dir, 'links');

@@ -34,14 +34,17 @@ export interface Diod {
   log(): string;
 }
 
-/** Serves `dir` on 127.0.0.1:`port` (a free one unless given); fails naming the package when diod is missing. */
-export async function startDiod(dir: string, port?: number): Promise<Diod> {
+/**
+ * Serves `dir` (or several folders, each its own export) on 127.0.0.1:`port` (a free one unless given);
+ * fails naming the package when diod is missing.
+ */
+export async function startDiod(dir: string | string[], port?: number): Promise<Diod> {
   if (!fs.existsSync(DIOD)) throw new Error(`these tests need diod (${DIOD}): apt-get install diod`);
   const p = port ?? (await freePort());
   let log = '';
   const child: ChildProcess = spawn(
     DIOD,
-    ['-f', '-n', '-c', '/dev/null', '-L', 'stderr', '-l', `127.0.0.1:${p}`, '-e', dir],
+    ['-f', '-n', '-c', '/dev/null', '-L', 'stderr', '-l', `127.0.0.1:${p}`, ...[dir].flat().flatMap((d) => ['-e', d])],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -12,6 +12,7 @@ import { Relay, TcpTransport, formatRemoteUrl, parseRemoteUrl, remoteMountParam 
 import { relayClientArgv } from '@core/engine';
 import { tmpDir } from '../helpers/tmp';
 import { freePort, startDiod } from '../helpers/diod';
+import { NineP } from './ninep';
 
 const t = tmpDir('oklinux-relay-');
 let diod: { port: number; stop(): Promise<void> };
@@ -158,6 +159,71 @@ describe('relay', () => {
       fwd.close();
       other.close();
       await relay.close();
+    }
+  });
+
+  it("a guest reaches only its share's export: a Tattach naming another export of the same server is refused", async () => {
+    // diod serves two folders; the user shared only "pub". A hostile guest speaks 9P itself and attaches
+    // to "secret" (the server would allow it: same host, same credentials).
+    const pub = path.join(t.dir, 'pub');
+    const secret = path.join(t.dir, 'secret');
+    fs.mkdirSync(pub);
+    fs.mkdirSync(secret);
+    fs.writeFileSync(path.join(secret, 'private.txt'), 'not shared\n');
+    const two = await startDiod([pub, secret]);
+    const url = formatRemoteUrl(parseRemoteUrl(`9p://127.0.0.1:${two.port}${pub}`));
+    const socket = path.join(t.dir, 'relay3.sock');
+    const refused: string[] = [];
+    const relay = await Relay.listen(
+      socket,
+      [{ tag: 'pub', transport: new TcpTransport('127.0.0.1', two.port), aname: parseRemoteUrl(url).aname }],
+      { refused: (tag, why) => refused.push(`${tag}: ${why}`) },
+    );
+    const fwd = await guestfwd(socket, 'pub');
+    const session = async (): Promise<NineP> => {
+      const c = net.connect(fwd.port, '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      const p = new NineP(c);
+      await p.version(65536);
+      return p;
+    };
+    try {
+      // its own export, as the guest's kernel mounts it: allowed
+      const ok = await session();
+      expect(await ok.attach(1, pub, process.getuid!())).toBe(0x80);
+      ok.io.destroy();
+      // another export: the connection is closed before the server sees the Tattach
+      const bad = await session();
+      await expect(bad.attach(1, secret, process.getuid!())).rejects.toThrow(/9p stream closed/);
+      expect(refused).toEqual([`pub: the guest asked for the export "${secret}" instead of "${pub}"`]);
+      // a Tattach split across writes, with the wrong aname, is refused too
+      const split = await session();
+      const body = Buffer.concat([
+        Buffer.from([1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0]),
+        Buffer.from([secret.length & 0xff, secret.length >> 8]),
+        Buffer.from(secret),
+        Buffer.from([0, 0, 0, 0]),
+      ]);
+      const frame = Buffer.concat([Buffer.alloc(7), body]);
+      frame.writeUInt32LE(frame.length, 0);
+      frame.writeUInt8(104, 4);
+      frame.writeUInt16LE(9, 5);
+      const closed = new Promise((r) => split.io.once('close', r));
+      for (let i = 0; i < frame.length; i += 5) {
+        split.io.write(frame.subarray(i, i + 5));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await closed;
+      expect(refused).toHaveLength(2);
+      // a guest's aname reaches the host's log quoted: no line of its own, no terminal escapes
+      const forged = await session();
+      await expect(forged.attach(1, '/x\nremote share "pub": mounted\u001b[2J', 0)).rejects.toThrow(/closed/);
+      expect(refused[2]).toBe(`pub: the guest asked for the export "/x\\nremote share \\"pub\\": mounted\\u001b[2J" instead of "${pub}"`);
+      expect(two.log()).not.toContain('secret');
+    } finally {
+      fwd.close();
+      await relay.close();
+      await two.stop();
     }
   });
 });

@@ -16,7 +16,7 @@ import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
 import { netParam } from '@core/vmm/net';
 import type { VmmBackend } from '@core/vmm/types';
-import { shareGuards } from './guards';
+import { checkTlsPlacement, shareGuards } from './guards';
 import { checkShareHost, recheckShareHost } from './host';
 import { validateShareLayout } from './layout';
 import { fstabLine, guestCanWrite, mountOptions, mountParam, rootParams } from './mount';
@@ -117,6 +117,7 @@ export class ShareChanges {
     let tls: RemoteShareRow['tls'] = null;
     if (isQuicUrl(url)) {
       tls = resolveQuicFiles(input);
+      checkTlsPlacement(this.ctx, tls);
       readQuicTls(tls);
     } else if (input.ca || input.cert || input.key) {
       throw new OkError(

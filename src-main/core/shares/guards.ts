@@ -5,7 +5,8 @@
  * share is added or changed (changes.ts), at every start (vm/plan.ts), and for program settings.
  */
 import type { EngineContext } from '@core/context';
-import { guardedDirs, hostPrograms, type GuardedDir } from './host';
+import { OkError } from '@contract/errors';
+import { canonical, guardedDirs, hostPrograms, relation, type GuardedDir } from './host';
 import { guestMayWrite } from './mount';
 
 /** A folder a guest can write, and what it is (for messages). */
@@ -53,4 +54,38 @@ export function shareGuards(
     guarded: guardedDirs(ctx.env.PATH, appDirs),
     guestFolders: guestFolders(ctx.store, self),
   };
+}
+
+/**
+ * A 9p+quic share's TLS files (realpaths) must lie where no guest can change them, as the host trusts
+ * them: not in the data directory (VM roots and disks live there), a VM's root or a share a guest can
+ * write. The client key must not lie in any share at all (a guest could read it and use the user's
+ * certificate itself). Checked when the share is added and at each start.
+ */
+export function checkTlsPlacement(ctx: EngineContext, tls: { ca: string; cert?: string; key?: string }): void {
+  const data = canonical(ctx.paths.root);
+  const writable = guestFolders(ctx.store);
+  const readable: GuestFolder[] = [];
+  for (const vm of ctx.store.vms.list())
+    for (const sh of ctx.store.shares.list(vm.name))
+      readable.push({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` });
+  const files: [string | undefined, string, string, GuestFolder[]][] = [
+    [tls.ca, 'CA file', '--ca', writable],
+    [tls.cert, 'client certificate', '--cert', writable],
+    [tls.key, 'client key', '--key', [...writable, ...readable]],
+  ];
+  for (const [file, what, flag, folders] of files) {
+    if (!file) continue;
+    const real = canonical(file);
+    const where =
+      relation(real, data) === 'inside'
+        ? `the data directory (${ctx.paths.root}), where VM roots and disks live`
+        : folders.map((g) => (relation(real, canonical(g.dir)) === 'inside' ? `${g.what} (${g.dir})` : null)).find(Boolean);
+    if (where)
+      throw new OkError(
+        'INVALID_INPUT',
+        `${what} ${file} (${flag}) lies inside ${where}, which a guest can ${flag === '--key' ? 'read or write' : 'write'}: ` +
+          `move it to a folder no VM shares (e.g. ~/.config/oklinux-tls, mode 700), then remove the share and add it again`,
+      );
+  }
 }

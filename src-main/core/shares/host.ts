@@ -285,7 +285,7 @@ function passwdHomes(): string[] {
 }
 
 /** `p` canonical when it exists (so /lib -> usr/lib compares as /usr/lib), else as given. */
-function canonical(p: string): string {
+export function canonical(p: string): string {
   const abs = path.resolve(p);
   try {
     return fs.realpathSync(abs);

@@ -32,5 +32,5 @@ export {
   rootParams,
 } from './mount';
 export type { MountedShare } from './mount';
-export { guestFolders, shareGuards } from './guards';
+export { checkTlsPlacement, guestFolders, shareGuards } from './guards';
 export type { GuestFolder, ShareGuards } from './guards';

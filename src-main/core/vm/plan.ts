@@ -10,7 +10,7 @@ import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import { relayForward } from '@core/remote/guest';
 import type { PinnedFile } from '@core/images/integrity';
-import { guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
+import { checkTlsPlacement, guestCanWrite, mountOptions, recheckShareHost, ROOT_TAG, shareGuards } from '@core/shares';
 import type { VmRow } from '@core/store';
 import { BACKENDS } from '@core/vmm/backends';
 import { hostTscKhz } from '@core/vmm/accel';
@@ -95,6 +95,8 @@ export async function planStart(
   const remoteShares = ctx.store.remoteShares
     .list(vm.name)
     .map(({ tag, guestPath, url, readOnly, tls }) => ({ tag, guestPath, url, readOnly, ...(tls ? { tls } : {}) }));
+  // a TLS file the host trusts must still lie where no guest reaches (a share added since may cover it)
+  if (opts.prepare) for (const r of remoteShares) if (r.tls) checkTlsPlacement(ctx, r.tls);
   const net = await netSpec(ctx, vm, opts.prepare);
   if (remoteShares.length) {
     if (!deps.relayClient) throw new OkError('INTERNAL', 'remote shares need the relay client (PlanDeps.relayClient)');

@@ -19,6 +19,7 @@ import { waitGone } from './proc';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
 import { Relay } from '@core/remote/relay';
 import { openTransport, type RemoteTarget } from '@core/remote/registry';
+import { parseRemoteUrl } from '@core/remote/url';
 import type { PinnedFile } from '@core/images/integrity';
 
 export interface LaunchPlan {
@@ -103,8 +104,19 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     try {
       relay = await Relay.listen(
         plan.relay.socket,
-        await Promise.all(plan.relay.shares.map(async (s) => ({ tag: s.tag, transport: await openTransport(s) }))),
-        { unreachable: (tag, reason) => remote.unreachable(tag, reason) },
+        await Promise.all(
+          plan.relay.shares.map(async (s) => ({
+            tag: s.tag,
+            transport: await openTransport(s),
+            // the guest may attach to the share's own export only, not to others the server offers
+            aname: parseRemoteUrl(s.url).aname,
+          })),
+        ),
+        {
+          unreachable: (tag, reason) => remote.unreachable(tag, reason),
+          refused: (tag, reason) =>
+            process.stderr.write(`remote share "${tag}" of the VM "${plan.vm}": ${reason}; connection closed\n`),
+        },
       );
     } catch (e) {
       guard?.close();
