@@ -196,7 +196,12 @@ try {
   console.log(
     `relay host-side 9p read MB/s: ${median(viaRelay).toFixed(1)} (diod direct ${median(straight).toFixed(1)}, msize ${msize})`,
   );
-  console.log(`load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (${os.cpus().length} CPUs)`);
+  console.log(
+    `load average during the run: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (${os.cpus().length} CPUs)`,
+  );
 } finally {
   tap?.close();
   await hostFwd?.close();

@@ -218,7 +218,9 @@ describe('relay', () => {
       // a guest's aname reaches the host's log quoted: no line of its own, no terminal escapes
       const forged = await session();
       await expect(forged.attach(1, '/x\nremote share "pub": mounted\u001b[2J', 0)).rejects.toThrow(/closed/);
-      expect(refused[2]).toBe(`pub: the guest asked for the export "/x\\nremote share \\"pub\\": mounted\\u001b[2J" instead of "${pub}"`);
+      expect(refused[2]).toBe(
+        `pub: the guest asked for the export "/x\\nremote share \\"pub\\": mounted\\u001b[2J" instead of "${pub}"`,
+      );
       expect(two.log()).not.toContain('secret');
     } finally {
       fwd.close();

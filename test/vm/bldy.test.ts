@@ -177,7 +177,11 @@ describe('bldy lifecycle (stand-in VMM)', () => {
       const vm = await engine.invoke('vms:start', { name: 'b3' });
       expect(vm.state).toBe('running');
       // the same lines with no stop asked for (a guest printing them, or a file that holds them) end nothing
-      const runLine = () => fs.readFileSync(record, 'utf8').split('\n').findLast((l) => l.includes(' -s '));
+      const runLine = () =>
+        fs
+          .readFileSync(record, 'utf8')
+          .split('\n')
+          .findLast((l) => l.includes(' -s '));
       let pidFile = '';
       for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) {
         await new Promise((r) => setTimeout(r, 50));

@@ -80,7 +80,9 @@ export function checkTlsPlacement(ctx: EngineContext, tls: { ca: string; cert?: 
     const where =
       relation(real, data) === 'inside'
         ? `the data directory (${ctx.paths.root}), where VM roots and disks live`
-        : folders.map((g) => (relation(real, canonical(g.dir)) === 'inside' ? `${g.what} (${g.dir})` : null)).find(Boolean);
+        : folders
+            .map((g) => (relation(real, canonical(g.dir)) === 'inside' ? `${g.what} (${g.dir})` : null))
+            .find(Boolean);
     if (where)
       throw new OkError(
         'INVALID_INPUT',
