@@ -256,6 +256,12 @@ export const Vm = z.object({
   rootDisk: z.string().nullable(),
   /** The user's image the root disk was copied from (create --root-disk without --rw); null otherwise. */
   rootDiskSource: z.string().nullable(),
+  /**
+   * The guest's IPv4 address and prefix as it reported them at this boot (oklinux-init's console line, e.g.
+   * `10.0.2.15/24`); null until it has, when it has no address (`--net none`, no DHCP answer on a TAP), and
+   * when the VM is not running.
+   */
+  guestAddress: z.string().nullable(),
   /** The VM boots the user's file itself (create --root-disk FILE --rw) and changes it. */
   rootDiskInPlace: z.boolean(),
   /** The root disk's size and the bytes it takes on the host (it is sparse), when it exists. */

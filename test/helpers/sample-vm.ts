@@ -23,6 +23,7 @@ export const sampleVm = (name: string, over: Partial<Vm> = {}): Vm => ({
   rootDiskSource: null,
   rootDiskBytes: null,
   rootDiskInPlace: false,
+  guestAddress: null,
   pendingRestart: false,
   ...over,
 });

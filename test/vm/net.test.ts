@@ -125,6 +125,9 @@ describe('NAT (the default)', () => {
       expect(tap.text.match(new RegExp(NET_LINE.source, 'g'))).toEqual([
         expect.stringMatching(/ via 10\.0\.2\.2 dhcp\r*\n$/),
       ]);
+      // the address the guest reported, as every front end sees it (ls --json: the contract's Vm)
+      const listed = JSON.parse((await cli('ls', '--json')).stdout) as Vm[];
+      expect(listed.find((v) => v.name === 'nat')?.guestAddress).toBe('10.0.2.15/24');
       await tap.run('ip -4 addr show dev eth0', /inet 10\.0\.2\.15\/24/);
       await tap.run('ip route', /default via 10\.0\.2\.2 dev eth0/);
       const resolv = await tap.run('cat /etc/resolv.conf');
@@ -205,7 +208,16 @@ describe('--net none', () => {
       expect(ls).toContain('lo');
       expect(ls.filter((d) => !/^(lo|sit\d+)$/.test(d))).toEqual([]);
       await tap.run('ip -4 addr show dev lo', /inet 127\.0\.0\.1\/8/);
+      const listed = JSON.parse((await cli('ls', '--json')).stdout) as Vm[];
+      expect(listed.find((v) => v.name === 'off')?.guestAddress).toBeNull();
+      // a guest printing the line itself changes only what is shown, and only to a well-formed address
+      await tap.run(`printf 'oklinux-init: net eth0 10.9.8.7/16 via x dhcp\\n'`);
+      await tap.run(`printf 'oklinux-init: net eth0 999.1.1.1/24 via x dhcp\\n<b>\\n'`);
+      const after = JSON.parse((await cli('ls', '--json')).stdout) as Vm[];
+      expect(after.find((v) => v.name === 'off')?.guestAddress).toBe('10.9.8.7/16');
     });
+    const stopped = JSON.parse((await cli('ls', '--json')).stdout) as Vm[];
+    expect(stopped.find((v) => v.name === 'off')?.guestAddress).toBeNull();
   });
 });
 

@@ -208,6 +208,11 @@ export const MIGRATIONS: readonly string[] = [
   -- okLinux release kernels force VIRTIO_MMIO on; a bundle installed earlier learns it at its next pull
   UPDATE images SET virtio_mmio = 1 WHERE kind = 'oklinux-release';
   `,
+  // 10: the address the guest reports for itself at boot (#12: oklinux-init's "net IFACE ADDR/PREFIX via GW" line,
+  // parsed strictly by the supervisor); NULL while it has not said, and once the VM stops.
+  `
+  ALTER TABLE vms ADD COLUMN guest_address TEXT CHECK (guest_address IS NULL OR length(guest_address) <= 18);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

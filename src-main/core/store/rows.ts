@@ -95,6 +95,7 @@ export function vmFromRaw(r: Raw): VmRow {
     rootDir: (r.root_dir as string | null) ?? null,
     rootDisk: (r.root_disk as string | null) ?? null,
     rootDiskSource: (r.root_disk_source as string | null) ?? null,
+    guestAddress: (r.guest_address as string | null) ?? null,
     restartNeeded: r.restart_needed === 1,
     createdAt: r.created_at as string,
   };

@@ -95,6 +95,7 @@ export function vmTable(store: StoreCore) {
           | 'rootDir'
           | 'rootDisk'
           | 'rootDiskSource'
+          | 'guestAddress'
           | 'image'
           | 'restartNeeded'
         >
@@ -113,6 +114,7 @@ export function vmTable(store: StoreCore) {
         rootDir: 'root_dir',
         rootDisk: 'root_disk',
         rootDiskSource: 'root_disk_source',
+        guestAddress: 'guest_address',
         image: 'image_ref',
         restartNeeded: 'restart_needed',
       };

@@ -16,6 +16,7 @@ import { bldyStopArgv } from '@core/vmm/bldy';
 import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
+import { guestAddressOf, remoteShareStates } from './console-states';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
 import { Relay } from '@core/remote/relay';
 import { openTransport, type RemoteTarget } from '@core/remote/registry';
@@ -99,6 +100,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   // each share's state comes from the relay (the server cannot be reached) and the guest's console line.
   let store: Store | undefined;
   const remote = remoteShareStates(plan, () => store);
+  const guestNet = guestAddressOf(plan.vm, () => store);
   let relay: Relay | null = null;
   if (plan.relay) {
     try {
@@ -139,6 +141,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     log.write(bootMarker());
     store = new Store(plan.dbFile);
     remote.boot();
+    guestNet.clear();
   } catch (e) {
     guard?.close();
     void relay?.close();
@@ -174,6 +177,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     sawOutput = true;
     writeLog(data);
     remote.console(data);
+    guestNet.console(data);
     if (stopRequested && !ending) {
       haltTail = (haltTail + data).slice(-256);
       if (HALT_FAILED.test(haltTail)) endVmm();
@@ -297,6 +301,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
     supervisorPid: null,
     exitCode: sig ? null : exit.exitCode,
     exitSignal: sig,
+    guestAddress: null,
     ...(crashed ? { lastError } : {}),
   });
   store.events.append(crashed ? 'vm.crashed' : 'vm.stopped', plan.vm, { code: exit.exitCode, signal: sig });
@@ -347,56 +352,3 @@ async function askGuestToPowerOff(plan: LaunchPlan): Promise<void> {
 }
 
 /** The console line oklinux-init prints for each remote share (resources/guest/oklinux-init). */
-const REMOTE_LINE = /oklinux-init: remote (\S+) (mounted on .*|failed: .*)$/;
-
-/**
- * The state of a VM's remote shares, kept in SQLite for `share ls` and the UI: `mounting` while the VM
- * boots, then `mounted`, `unreachable` (the relay could not reach the server: its reason wins over the
- * guest's, which only sees the connection close) or `failed` (the guest's reason), and `idle` after.
- */
-export function remoteShareStates(plan: LaunchPlan, store: () => Store | undefined) {
-  const tags = new Set((plan.relay?.shares ?? []).map((s) => s.tag));
-  const unreachable = new Map<string, string>();
-  let partial = '';
-  const set = (
-    tag: string,
-    state: 'mounting' | 'mounted' | 'unreachable' | 'failed' | 'idle',
-    problem: string | null,
-  ) => {
-    try {
-      store()?.remoteShares.setState(plan.vm, tag, state, problem);
-    } catch (e) {
-      process.stderr.write(`warning: cannot record the state of the remote share ${tag}: ${(e as Error).message}\n`);
-    }
-  };
-  return {
-    boot(): void {
-      for (const tag of tags) set(tag, 'mounting', null);
-    },
-    unreachable(tag: string, reason: string): void {
-      unreachable.set(tag, reason);
-      set(tag, 'unreachable', reason);
-    },
-    console(data: string): void {
-      if (!tags.size) return;
-      const lines = (partial + data).split('\n');
-      partial = lines.pop()!.slice(-4096);
-      for (const raw of lines) {
-        const m = REMOTE_LINE.exec(raw.replace(/\r/g, ''));
-        if (!m || !tags.has(m[1]!)) continue;
-        const [, tag, what] = m as unknown as [string, string, string];
-        if (what.startsWith('mounted')) {
-          unreachable.delete(tag);
-          set(tag, 'mounted', null);
-        } else if (unreachable.has(tag)) {
-          set(tag, 'unreachable', unreachable.get(tag)!);
-        } else {
-          set(tag, 'failed', what.slice('failed: '.length));
-        }
-      }
-    },
-    end(): void {
-      for (const tag of tags) set(tag, 'idle', null);
-    },
-  };
-}

@@ -32,6 +32,7 @@ export function toVm(
     pendingRestart,
     rootDisk: row.rootDisk,
     rootDiskSource: row.rootDiskSource,
+    guestAddress: row.state === 'running' || row.state === 'stopping' ? row.guestAddress : null,
     rootDiskBytes: disk ? { size: disk.size, allocated: disk.blocks * 512 } : null,
     rootDiskInPlace: row.rootDisk !== null && row.rootDisk !== paths.rootDisk(row.name),
   };
