@@ -109,6 +109,9 @@ export async function startRootlessWorld(
     version: '1',
     arch: 'x86_64',
     cmdline: 'console=ttyS0 quiet',
+    // okLinux release kernels have virtio-mmio (QEMU microvm); Debian's modular one, published here as the
+    // release, has not: its bundles say so, as a manifest may
+    ...(debian ? { virtioMmio: false } : {}),
     artifacts,
   });
   // like resources/manifests/default.json for an okLinux kernel: no initrd at all

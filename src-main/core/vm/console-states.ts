@@ -90,7 +90,9 @@ export function guestAddressOf(vm: string, store: () => Store | undefined) {
       partial = lines.pop()!.slice(-512);
       for (const raw of lines) {
         if (raw.length > 512) continue;
-        const m = NET_LINE.exec(raw.replace(/\r/g, ''));
+        // from the line's last mention: firmware may leave escape codes at the start of the guest's first line
+        const line = raw.replace(/\r/g, '');
+        const m = NET_LINE.exec(line.slice(Math.max(0, line.lastIndexOf('oklinux-init: net '))));
         if (!m) continue;
         const [, addr, prefix] = m as unknown as [string, string, string];
         if (net.isIPv4(addr) && Number(prefix) <= 32) set(`${addr}/${Number(prefix)}`);
