@@ -79,18 +79,21 @@ export function helpText(cmd: Command, prefix: string): string {
   return lines.join('\n') + '\n';
 }
 
+/** The index of the first word from `from` on that is not an option (nor `--home`'s value); argv.length if none. */
+export function nextWordAt(argv: string[], from = 0): number {
+  let i = from;
+  // global options may appear before the command name
+  while (i < argv.length && argv[i]!.startsWith('-')) i += argv[i] === '--home' ? 2 : 1;
+  return Math.min(i, argv.length);
+}
+
 /** Parse argv for `cmd`, descending into sub-commands. Returns the leaf command and its parsed args. */
 export function resolveCommand(root: Command, argv: string[]): { cmd: Command; path: string[]; rest: string[] } {
   let cmd = root;
   const path: string[] = [];
   let i = 0;
-  // global options may appear before the command name
-  while (cmd.sub && i < argv.length) {
+  while (cmd.sub && (i = nextWordAt(argv, i)) < argv.length) {
     const a = argv[i]!;
-    if (a.startsWith('-')) {
-      i += a === '--home' ? 2 : 1;
-      continue;
-    }
     const next = cmd.sub.find((s) => s.name === a);
     if (!next) {
       throw new OkError(

@@ -9,18 +9,8 @@
  */
 import { OkError, toErrorPayload } from '@contract/errors';
 import { exitCodeFor } from './exit-codes';
-import { helpText, parseFor, resolveCommand, type CliIO, type Command } from './framework';
+import { helpText, nextWordAt, parseFor, resolveCommand, type CliIO, type Command } from './framework';
 import { commands } from './commands';
-
-/** The first argument that is not an option (nor `--home`'s value): the command's name. */
-function commandName(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('-')) return a;
-    if (a === '--home') i++;
-  }
-  return undefined;
-}
 
 export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
@@ -28,7 +18,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   const json = argv.includes('--json');
   try {
     // only the named command's module is loaded; the others are listed by name and summary
-    const entry = commands.find((c) => c.name === commandName(argv));
+    const entry = commands.find((c) => c.name === argv[nextWordAt(argv)]);
     const root: Command = {
       name: 'oklinux',
       usage: '[--json] [--home DIR] <command> [args]',
