@@ -20,7 +20,7 @@ import { builtinModules } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
-import { writeStampPlugin } from './scripts/cli-stamp.mjs';
+import { INLINED_DEPS, writeStampPlugin } from './scripts/cli-stamp.mjs';
 
 /** @param {string} p */
 const r = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -68,8 +68,8 @@ function inlineVersion() {
   };
 }
 
-/** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above). */
-const INLINED = ['zod'];
+/** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above); their stamp lists them too. */
+const INLINED = INLINED_DEPS;
 
 /** @param {boolean} inline */
 const nodeExternals = (inline) => [

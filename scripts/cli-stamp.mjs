@@ -18,8 +18,8 @@ import path from 'node:path';
 
 const ROOT_FILES = ['package.json', 'tsconfig.json', 'vite.main.config.mjs', 'scripts/cli-stamp.mjs'];
 const SOURCE_DIRS = ['src-main'];
-/** Dependencies bundled into the CLI: their version is an input too. */
-const INLINED_DEPS = ['zod'];
+/** Dependencies bundled into the CLI (vite.main.config.mjs bundles these): their version is an input too. */
+export const INLINED_DEPS = ['zod'];
 
 /** @param {string} root @returns {string[]} input files, relative to root, sorted */
 function inputFiles(root) {
