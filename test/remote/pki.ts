@@ -23,24 +23,31 @@ function ossl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** `openssl req` arguments for a new P-256 key `<name>.key` (unencrypted) and a request or certificate `out` for CN=name. */
+function newKeyArgs(name: string, out: string): string[] {
+  return [
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    out,
+    '-subj',
+    `/CN=${name}`,
+  ];
+}
+
 function makeCa(dir: string, name: string): void {
   ossl(
     [
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
+      ...newKeyArgs(name, `${name}.crt`),
       '-days',
       '2',
-      '-subj',
-      `/CN=${name}`,
       '-addext',
       'basicConstraints=critical,CA:TRUE',
       '-addext',
@@ -51,23 +58,7 @@ function makeCa(dir: string, name: string): void {
 }
 
 function makeLeaf(dir: string, name: string, ca: string, ext: string): void {
-  ossl(
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ],
-    dir,
-  );
+  ossl(['req', ...newKeyArgs(name, `${name}.csr`)], dir);
   fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
   ossl(
     [
