@@ -2,7 +2,7 @@
  * A test PKI made at run time with Debian's `openssl`: a CA, a server certificate for localhost (and
  * 127.0.0.1), a client certificate, and a second, unrelated CA that signs nothing the server uses.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -17,6 +17,12 @@ export interface Pki {
   otherCaKey: string;
   otherClientCert: string;
   otherClientKey: string;
+}
+
+/** Fails naming the package when `openssl` is missing. */
+export function requireOpenssl(): void {
+  if (spawnSync('openssl', ['version']).status !== 0)
+    throw new Error('these tests need openssl (Debian package openssl) to make a test CA');
 }
 
 function ossl(args: string[], cwd: string): void {
