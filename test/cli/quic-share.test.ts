@@ -16,8 +16,7 @@ import { spawn } from 'node:child_process';
 import { OKLINUX_BIN, runCli } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
 import { vmEnv } from '../helpers/vm';
-import { requireOpenssl } from '../remote/diod';
-import { makePki, type Pki } from '../remote/pki';
+import { makePki, requireOpenssl, type Pki } from '../remote/pki';
 
 const t = tmpDir('oklinux-quicshare-');
 const home = path.join(t.dir, 'data');

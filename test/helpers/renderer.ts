@@ -34,6 +34,15 @@ export function useAppDom(): void {
   })) as unknown as typeof window.matchMedia;
 }
 
+/**
+ * The API parts a VM detail calls that a test does not look at: a console with nothing in it and an event
+ * stream that never fires. Spread into a stand-in api (`{ ...quietApi, vms: ... }`).
+ */
+export const quietApi = {
+  console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
+  onEvent: () => () => undefined,
+};
+
 /** A browser page's bridge to `api`, its connection open unless `connection` says otherwise. */
 export function browserBridge(api: OkLinuxApi, connection?: Bridge['connection']): Bridge {
   return {

@@ -2,7 +2,7 @@
  * A test PKI made at run time with Debian's `openssl`: a CA, a server certificate for localhost (and
  * 127.0.0.1), a client certificate, and a second, unrelated CA that signs nothing the server uses.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,8 +19,31 @@ export interface Pki {
   otherClientKey: string;
 }
 
+/** Fails naming the package when `openssl` is missing. */
+export function requireOpenssl(): void {
+  if (spawnSync('openssl', ['version']).status !== 0)
+    throw new Error('these tests need openssl (Debian package openssl) to make a test CA');
+}
+
 function ossl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** `openssl req` arguments for a new P-256 key `<name>.key` (unencrypted) and a request or certificate `out` for CN=name. */
+function newKeyArgs(name: string, out: string): string[] {
+  return [
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    out,
+    '-subj',
+    `/CN=${name}`,
+  ];
 }
 
 function makeCa(dir: string, name: string): void {
@@ -28,19 +51,9 @@ function makeCa(dir: string, name: string): void {
     [
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
+      ...newKeyArgs(name, `${name}.crt`),
       '-days',
       '2',
-      '-subj',
-      `/CN=${name}`,
       '-addext',
       'basicConstraints=critical,CA:TRUE',
       '-addext',
@@ -51,23 +64,7 @@ function makeCa(dir: string, name: string): void {
 }
 
 function makeLeaf(dir: string, name: string, ca: string, ext: string): void {
-  ossl(
-    [
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ],
-    dir,
-  );
+  ossl(['req', ...newKeyArgs(name, `${name}.csr`)], dir);
   fs.writeFileSync(path.join(dir, `${name}.ext`), ext);
   ossl(
     [

@@ -10,8 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/cli';
 import { tmpDir } from '../helpers/tmp';
-import { requireOpenssl } from './diod';
-import { makePki, type Pki } from './pki';
+import { makePki, requireOpenssl, type Pki } from './pki';
 
 let tmp: ReturnType<typeof tmpDir>;
 let pki: Pki;

@@ -8,8 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQuicUrl, readQuicTls, resolveQuicFiles } from '@core/remote/quic-url';
 import { tmpDir } from '../helpers/tmp';
-import { requireOpenssl } from './diod';
-import { makePki, type Pki } from './pki';
+import { makePki, requireOpenssl, type Pki } from './pki';
 
 let tmp: ReturnType<typeof tmpDir>;
 let pki: Pki;

@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuicTransport } from '@core/remote/quic';
 import { parseQuicUrl, resolveQuicFiles } from '@core/remote/quic-url';
 import { tmpDir } from '../helpers/tmp';
-import { requireOpenssl, startDiod, type Diod } from './diod';
+import { startDiod, type Diod } from '../helpers/diod';
 import { startJetstreamTestServer, type TestServer } from './jetstream-server';
 import { NineP } from './ninep';
-import { makePki, type Pki } from './pki';
+import { makePki, requireOpenssl, type Pki } from './pki';
 
 const MSIZE = 65536;
 const uid = process.getuid!();

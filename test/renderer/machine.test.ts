@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { screen } from '@testing-library/svelte';
 import type { OkLinuxApi, Vm } from '@contract';
-import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { browserBridge, quietApi, renderApp, useAppDom } from '../helpers/renderer';
 import { sampleVm } from '../helpers/sample-vm';
 
 useAppDom();
@@ -19,8 +19,7 @@ function bridgeFor(vms: Vm[]) {
     vms: { list: async () => vms },
     shares: { list: async () => [], listRemote: async () => [] },
     ports: { list: async () => [] },
-    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
-    onEvent: () => () => undefined,
+    ...quietApi,
   } as unknown as OkLinuxApi;
   return browserBridge(api);
 }

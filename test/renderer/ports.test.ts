@@ -4,8 +4,8 @@
 // is written, which it flags before sending), and Remove. The new-VM form sends the network chosen.
 import { describe, expect, it } from 'vitest';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
-import type { AppEvent, OkLinuxApi, Port, Vm } from '@contract';
-import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import type { OkLinuxApi, Port, Vm } from '@contract';
+import { browserBridge, quietApi, renderApp, useAppDom } from '../helpers/renderer';
 import { sampleVm } from '../helpers/sample-vm';
 
 useAppDom();
@@ -63,8 +63,7 @@ function fakeEngine(vms: Vm[]) {
         return null;
       },
     },
-    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
-    onEvent: (_l: (e: AppEvent) => void) => () => undefined,
+    ...quietApi,
   } as unknown as OkLinuxApi;
   return { bridge: browserBridge(api), calls };
 }

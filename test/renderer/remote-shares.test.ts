@@ -3,8 +3,8 @@
 // unreachable), and "Add remote share" with a URL; a VM with no network offers no remote shares.
 import { describe, expect, it } from 'vitest';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
-import type { AppEvent, OkLinuxApi, Share, Vm } from '@contract';
-import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import type { OkLinuxApi, Share, Vm } from '@contract';
+import { browserBridge, quietApi, renderApp, useAppDom } from '../helpers/renderer';
 import { sampleVm as vm } from '../helpers/sample-vm';
 
 useAppDom();
@@ -67,8 +67,7 @@ function fakeEngine(vms: Vm[]) {
       },
     },
     ports: { list: async () => [] },
-    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
-    onEvent: (_l: (e: AppEvent) => void) => () => undefined,
+    ...quietApi,
   } as unknown as OkLinuxApi;
   return { bridge: browserBridge(api), calls };
 }

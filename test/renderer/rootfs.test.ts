@@ -3,8 +3,8 @@
 // changes the user's file), or a 9p folder with "Convert to disk" and the reason, which calls vms:toDisk.
 import { describe, expect, it } from 'vitest';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
-import type { AppEvent, OkLinuxApi, Vm } from '@contract';
-import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import type { OkLinuxApi, Vm } from '@contract';
+import { browserBridge, quietApi, renderApp, useAppDom } from '../helpers/renderer';
 import { sampleVm as vm } from '../helpers/sample-vm';
 
 useAppDom();
@@ -34,8 +34,7 @@ function fakeEngine(vms: Vm[]) {
     catalog: { list: async () => ({ entries: [], warnings: [] }) },
     shares: { list: async () => [] },
     ports: { list: async () => [] },
-    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
-    onEvent: (_l: (e: AppEvent) => void) => () => undefined,
+    ...quietApi,
   } as unknown as OkLinuxApi;
   return { bridge: browserBridge(api), calls };
 }

@@ -3,9 +3,9 @@
 // Remove go to the engine and the list is read again; a list the engine refuses is shown as an error.
 import { describe, expect, it } from 'vitest';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
-import type { AppEvent, OkLinuxApi, Share } from '@contract';
+import type { OkLinuxApi, Share } from '@contract';
 import { OkError } from '@contract/errors';
-import { browserBridge, renderApp, useAppDom } from '../helpers/renderer';
+import { browserBridge, quietApi, renderApp, useAppDom } from '../helpers/renderer';
 import { sampleVm } from '../helpers/sample-vm';
 
 useAppDom();
@@ -46,8 +46,7 @@ function fakeEngine(listError?: OkError, removeError?: OkError) {
         return null;
       },
     },
-    console: { attach: async () => ({ tail: '' }), detach: async () => undefined, resize: async () => undefined },
-    onEvent: (_l: (e: AppEvent) => void) => () => undefined,
+    ...quietApi,
   } as unknown as OkLinuxApi;
   return { bridge: browserBridge(api), lists: () => lists };
 }

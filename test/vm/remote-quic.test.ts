@@ -21,8 +21,7 @@ import { tmpDir } from '../helpers/tmp';
 import { startDiod, type Diod } from '../helpers/diod';
 import { sha256Hex, testBytes } from '../helpers/http';
 import { ConsoleTap, processesMentioning, serveTestBundle, vmEnv, TEST_BUNDLE, type BundleServer } from '../helpers/vm';
-import { requireOpenssl } from '../remote/diod';
-import { makePki, type Pki } from '../remote/pki';
+import { makePki, requireOpenssl, type Pki } from '../remote/pki';
 import { startJetstreamTestServer, type TestServer } from '../remote/jetstream-server';
 
 const t = tmpDir('oklinux-rquic-');
