@@ -350,5 +350,3 @@ async function askGuestToPowerOff(plan: LaunchPlan): Promise<void> {
   const [powerbtn] = bldyStopArgv(plan.controlSocket);
   await new Promise<void>((resolve) => execFile(plan.bin, powerbtn, { timeout: 5000 }, () => resolve()));
 }
-
-/** The console line oklinux-init prints for each remote share (resources/guest/oklinux-init). */
