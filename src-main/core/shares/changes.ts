@@ -14,7 +14,7 @@ import { readQuicTls, resolveQuicFiles } from '@core/remote/quic-url';
 import { PendingChanges, type VmView } from '@core/vm/pending';
 import { GUEST_INIT_PATH } from '@core/vm/root';
 import { MAX_CMDLINE_BYTES } from '@core/vmm/spec';
-import { netParam } from '@core/vmm/net';
+import { netParam, tapName } from '@core/vmm/net';
 import type { VmmBackend } from '@core/vmm/types';
 import { checkTlsPlacement, shareGuards } from './guards';
 import { checkShareHost, recheckShareHost } from './host';
@@ -107,10 +107,11 @@ export class ShareChanges {
         `The VM "${vm}" has no network (--net none), so it cannot mount a remote share. Make a VM with --net nat or restricted (restricted is enough: the share goes through okLinux's relay).`,
       );
     }
-    if (row.net.startsWith('tap:')) {
+    const tap = tapName(row.net);
+    if (tap !== null) {
       throw new OkError(
         'INVALID_INPUT',
-        `The VM "${vm}" is on the TAP device ${row.net.slice(4)}; okLinux's remote-share relay needs QEMU user-mode networking (--net nat or restricted). On a TAP, mount the server from inside the guest: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L,aname=ANAME HOST DIR.`,
+        `The VM "${vm}" is on the TAP device ${tap}; okLinux's remote-share relay needs QEMU user-mode networking (--net nat or restricted). On a TAP, mount the server from inside the guest: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L,aname=ANAME HOST DIR.`,
       );
     }
     const url = formatRemoteUrl(parseRemoteUrl(input.url));

@@ -330,11 +330,6 @@ export function remoteShareTable(store: StoreCore, vms: VmTable) {
         .prepare('UPDATE remote_shares SET state = ?, problem = ? WHERE vm_id = ? AND tag = ?')
         .run(state, problem, vm.id, tag);
     },
-    /** Every share of the VM in one state (mounting at boot, idle when the VM ends). */
-    resetStates: (vmName: string, state: RemoteShareRow['state']): void => {
-      const vm = vms.get(vmName);
-      store.db.prepare('UPDATE remote_shares SET state = ?, problem = NULL WHERE vm_id = ?').run(state, vm.id);
-    },
     /** Everything now applies: called when a VM starts. */
     clearPending: (vmName: string): void => {
       const vm = vms.get(vmName);

@@ -6,23 +6,38 @@
 import net from 'node:net';
 import type { Store } from '@core/store';
 
+/**
+ * Splits the console's chunks into lines (without their `\r`) for the parsers below, so that each chunk is
+ * split once. An unfinished line is kept up to its last 4096 characters.
+ */
+export function consoleLines(...parsers: ((line: string) => void)[]): (data: string) => void {
+  let partial = '';
+  return (data) => {
+    const lines = (partial + data).split('\n');
+    partial = lines.pop()!.slice(-4096);
+    for (const raw of lines) {
+      const line = raw.replace(/\r/g, '');
+      for (const parse of parsers) parse(line);
+    }
+  };
+}
+
 const REMOTE_LINE = /oklinux-init: remote (\S+) (mounted on .*|failed: .*)$/;
 
-/**
- * The state of a VM's remote shares, kept in SQLite for `share ls` and the UI: `mounting` while the VM
- * boots, then `mounted`, `unreachable` (the relay could not reach the server: its reason wins over the
- * guest's, which only sees the connection close) or `failed` (the guest's reason), and `idle` after.
- */
 /** What remoteShareStates needs of a launch plan: the VM and its remote shares' tags. */
 export interface RemoteSharesOfPlan {
   vm: string;
   relay?: { shares: readonly { tag: string }[] } | null;
 }
 
+/**
+ * The state of a VM's remote shares, kept in SQLite for `share ls` and the UI: `mounting` while the VM
+ * boots, then `mounted`, `unreachable` (the relay could not reach the server: its reason wins over the
+ * guest's, which only sees the connection close) or `failed` (the guest's reason), and `idle` after.
+ */
 export function remoteShareStates(plan: RemoteSharesOfPlan, store: () => Store | undefined) {
   const tags = new Set((plan.relay?.shares ?? []).map((s) => s.tag));
   const unreachable = new Map<string, string>();
-  let partial = '';
   const set = (
     tag: string,
     state: 'mounting' | 'mounted' | 'unreachable' | 'failed' | 'idle',
@@ -42,22 +57,19 @@ export function remoteShareStates(plan: RemoteSharesOfPlan, store: () => Store |
       unreachable.set(tag, reason);
       set(tag, 'unreachable', reason);
     },
-    console(data: string): void {
+    /** One console line (from consoleLines). */
+    line(line: string): void {
       if (!tags.size) return;
-      const lines = (partial + data).split('\n');
-      partial = lines.pop()!.slice(-4096);
-      for (const raw of lines) {
-        const m = REMOTE_LINE.exec(raw.replace(/\r/g, ''));
-        if (!m || !tags.has(m[1]!)) continue;
-        const [, tag, what] = m as unknown as [string, string, string];
-        if (what.startsWith('mounted')) {
-          unreachable.delete(tag);
-          set(tag, 'mounted', null);
-        } else if (unreachable.has(tag)) {
-          set(tag, 'unreachable', unreachable.get(tag)!);
-        } else {
-          set(tag, 'failed', what.slice('failed: '.length));
-        }
+      const m = REMOTE_LINE.exec(line);
+      if (!m || !tags.has(m[1]!)) return;
+      const [, tag, what] = m as unknown as [string, string, string];
+      if (what.startsWith('mounted')) {
+        unreachable.delete(tag);
+        set(tag, 'mounted', null);
+      } else if (unreachable.has(tag)) {
+        set(tag, 'unreachable', unreachable.get(tag)!);
+      } else {
+        set(tag, 'failed', what.slice('failed: '.length));
       }
     },
     end(): void {
@@ -75,7 +87,6 @@ const NET_LINE =
  * not trusted: only a well-formed IPv4 address and prefix is stored, nothing else from the line.
  */
 export function guestAddressOf(vm: string, store: () => Store | undefined) {
-  let partial = '';
   const set = (address: string | null): void => {
     try {
       store()?.vms.update(vm, { guestAddress: address });
@@ -85,18 +96,14 @@ export function guestAddressOf(vm: string, store: () => Store | undefined) {
   };
   return {
     clear: (): void => set(null),
-    console(data: string): void {
-      const lines = (partial + data).split('\n');
-      partial = lines.pop()!.slice(-512);
-      for (const raw of lines) {
-        if (raw.length > 512) continue;
-        // from the line's last mention: firmware may leave escape codes at the start of the guest's first line
-        const line = raw.replace(/\r/g, '');
-        const m = NET_LINE.exec(line.slice(Math.max(0, line.lastIndexOf('oklinux-init: net '))));
-        if (!m) continue;
-        const [, addr, prefix] = m as unknown as [string, string, string];
-        if (net.isIPv4(addr) && Number(prefix) <= 32) set(`${addr}/${Number(prefix)}`);
-      }
+    /** One console line (from consoleLines). */
+    line(line: string): void {
+      if (line.length > 512) return;
+      // from the line's last mention: firmware may leave escape codes at the start of the guest's first line
+      const m = NET_LINE.exec(line.slice(Math.max(0, line.lastIndexOf('oklinux-init: net '))));
+      if (!m) return;
+      const [, addr, prefix] = m as unknown as [string, string, string];
+      if (net.isIPv4(addr) && Number(prefix) <= 32) set(`${addr}/${Number(prefix)}`);
     },
   };
 }

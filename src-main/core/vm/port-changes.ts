@@ -8,6 +8,7 @@ import type { Port, PublishSpec } from '@contract';
 import { OkError } from '@contract/errors';
 import type { EngineContext } from '@core/context';
 import type { PortRow } from '@core/store';
+import { tapName } from '@core/vmm/net';
 import { PendingChanges, type VmView } from './pending';
 import { DEFAULT_PORT_ADDR, portLabel, samePortSlot, toPort } from './ports';
 
@@ -30,10 +31,11 @@ export function addPort(ctx: EngineContext, vm: string, spec: PublishSpec, pendi
       `The VM "${vm}" has no network (--net none), so it cannot publish ports. Make a VM with --net nat or restricted.`,
     );
   }
-  if (row.net.startsWith('tap:')) {
+  const tap = tapName(row.net);
+  if (tap !== null) {
     throw new OkError(
       'INVALID_INPUT',
-      `The VM "${vm}" is on the TAP device ${row.net.slice(4)}, so it cannot publish ports (they are user-mode networking forwards): reach the guest at its address on that device, or make a VM with --net nat.`,
+      `The VM "${vm}" is on the TAP device ${tap}, so it cannot publish ports (they are user-mode networking forwards): reach the guest at its address on that device, or make a VM with --net nat.`,
     );
   }
   const clash = store.ports.list(vm).find((p) => samePortSlot(p, next));

@@ -16,7 +16,7 @@ import { bldyStopArgv } from '@core/vmm/bldy';
 import { ConsoleLog, bootMarker, currentBoot, tailLog } from './console-log';
 import { onLines, send, type ClientMessage, type ServerMessage } from './protocol';
 import { waitGone } from './proc';
-import { guestAddressOf, remoteShareStates } from './console-states';
+import { consoleLines, guestAddressOf, remoteShareStates } from './console-states';
 import { SetIdGuard, scrubTree } from '@core/shares/suid';
 import { Relay } from '@core/remote/relay';
 import { openTransport, type RemoteTarget } from '@core/remote/registry';
@@ -101,6 +101,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   let store: Store | undefined;
   const remote = remoteShareStates(plan, () => store);
   const guestNet = guestAddressOf(plan.vm, () => store);
+  const consoleLine = consoleLines(remote.line, guestNet.line);
   let relay: Relay | null = null;
   if (plan.relay) {
     try {
@@ -176,8 +177,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   child.onData((data) => {
     sawOutput = true;
     writeLog(data);
-    remote.console(data);
-    guestNet.console(data);
+    consoleLine(data);
     if (stopRequested && !ending) {
       haltTail = (haltTail + data).slice(-256);
       if (HALT_FAILED.test(haltTail)) endVmm();
@@ -350,5 +350,3 @@ async function askGuestToPowerOff(plan: LaunchPlan): Promise<void> {
   const [powerbtn] = bldyStopArgv(plan.controlSocket);
   await new Promise<void>((resolve) => execFile(plan.bin, powerbtn, { timeout: 5000 }, () => resolve()));
 }
-
-/** The console line oklinux-init prints for each remote share (resources/guest/oklinux-init). */
