@@ -57,7 +57,7 @@ const signalName = (n: number): string =>
 /** While a graceful stop waits, the power button is pressed again this often. */
 const POWER_BUTTON_REPEAT_MS = 3000;
 /** oklinux-init's line when the kernel would not power off: synced, / read-only, the machine still up. */
-const HALT_FAILED = /(^|\n)oklinux-init: (poweroff|reboot) failed\r*\n/;
+const HALT_FAILED = /^oklinux-init: (poweroff|reboot) failed$/;
 
 /** Console bytes a client may leave unread before it is disconnected. */
 const MAX_CLIENT_BACKLOG = 4 * 1024 * 1024;
@@ -101,7 +101,6 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
   let store: Store | undefined;
   const remote = remoteShareStates(plan, () => store);
   const guestNet = guestAddressOf(plan.vm, () => store);
-  const consoleLine = consoleLines(remote.line, guestNet.line);
   let relay: Relay | null = null;
   if (plan.relay) {
     try {
@@ -163,25 +162,26 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
       });
     }
   };
+  // How a stop ends a VMM the guest did not power off: SIGTERM (QEMU flushes its disks), SIGKILL after 5 s.
+  const terminate = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    if (!(await waitGone(child.pid, 5000))) child.kill('SIGKILL');
+  };
   const exited = new Promise<{ exitCode: number; signal?: number }>((resolve) => child.onExit(resolve));
   // A guest asked to stop that reports its halt failed has synced and made / read-only (oklinux-init's
   // halt_now): the VMM is ended now rather than after the grace period. Only while a stop is asked for, so
   // a guest printing the line can end nothing but a VM the user is already stopping.
-  let haltTail = '';
   let ending = false;
-  const endVmm = (): void => {
+  const haltLine = (line: string): void => {
+    if (!stopRequested || ending || !HALT_FAILED.test(line)) return;
     ending = true;
-    child.kill('SIGTERM');
-    void waitGone(child.pid, 5000).then((gone) => gone || child.kill('SIGKILL'));
+    void terminate();
   };
+  const consoleLine = consoleLines(remote.line, guestNet.line, haltLine);
   child.onData((data) => {
     sawOutput = true;
     writeLog(data);
     consoleLine(data);
-    if (stopRequested && !ending) {
-      haltTail = (haltTail + data).slice(-256);
-      if (HALT_FAILED.test(haltTail)) endVmm();
-    }
     if (!panic) {
       recent = (recent + data).slice(-4096);
       panic = /Kernel panic - not syncing: ([^\r\n]*)[\r\n]/.exec(recent)?.[1] ?? null;
@@ -221,9 +221,7 @@ export async function runSupervisor(plan: LaunchPlan): Promise<void> {
       await askGuestToPowerOff(plan).catch(() => undefined);
       if (await waitGone(child.pid, Math.max(0, Math.min(end - Date.now(), POWER_BUTTON_REPEAT_MS)))) return;
     } while (Date.now() < end);
-    child.kill('SIGTERM');
-    if (await waitGone(child.pid, 5000)) return;
-    child.kill('SIGKILL');
+    await terminate();
   };
 
   fs.rmSync(plan.consoleSocket, { force: true });
