@@ -1,12 +1,14 @@
 /**
  * The small HTTP layer the catalog uses for JSON listings, manifests and
- * sha256 files: undici `fetch` through an `EnvHttpProxyAgent` (HTTP_PROXY,
+ * sha256 files: undici `fetch` through a `ProxyDispatcher` of the environment (HTTP_PROXY,
  * HTTPS_PROXY, NO_PROXY) unless the caller passes its dispatcher (the engine
  * passes the Settings-aware one), a deadline, redirects followed only to
  * http(s) URLs (a `file:` Location fails at once, naming it), and failures
  * turned into `OkError`s.
  */
-import { EnvHttpProxyAgent, fetch, type Dispatcher, type Response } from 'undici';
+import type { Dispatcher, Response } from 'undici';
+import { ProxyDispatcher } from '@core/download/proxy';
+import { loadUndici } from '@core/download/undici';
 import { redirectProblem } from '@core/download/redirect';
 import { OkError } from '@contract/errors';
 
@@ -21,11 +23,11 @@ export interface HttpOptions {
   userAgent?: string;
 }
 
-let shared: EnvHttpProxyAgent | undefined;
+let shared: Dispatcher | undefined;
 
-/** The process-wide proxy-aware dispatcher, made on first use. */
+/** The process-wide proxy-aware dispatcher (the environment's proxy), made on first use. */
 export function defaultDispatcher(): Dispatcher {
-  shared ??= new EnvHttpProxyAgent();
+  shared ??= new ProxyDispatcher(() => ({ proxy: null, env: process.env }), { tunnel: true }).asDispatcher();
   return shared;
 }
 
@@ -42,6 +44,7 @@ export async function getText(
   const deadline = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
   try {
+    const { fetch } = await loadUndici();
     let current = url;
     let sent: Record<string, string> = { 'user-agent': opts.userAgent ?? 'oklinux-desktop', ...headers };
     for (let hops = 0; ; hops++) {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EnvHttpProxyAgent } from 'undici';
 import { OkError } from '@contract/errors';
 import { ContentStore, isSha256Hex } from './cas';
+import { ProxyDispatcher } from './proxy';
 import { CancelRequest, Transfer, type TransferSettings } from './transfer';
 import type { DownloadProgress, DownloadRecord, DownloadRequest, DownloadResult, DownloaderOptions } from './types';
 import { writeChunks } from './writer';
@@ -49,7 +49,9 @@ export class Downloader {
       cas: this.cas,
       state: opts.state,
       // proxyTunnel: false sends plain http:// requests to an HTTP proxy as absolute-URI GETs (as curl does).
-      dispatcher: opts.dispatcher ?? new EnvHttpProxyAgent({ proxyTunnel: false }),
+      dispatcher:
+        opts.dispatcher ??
+        new ProxyDispatcher(() => ({ proxy: null, env: process.env }), { tunnel: false }).asDispatcher(),
       write: opts.write ?? writeChunks,
       writeBatchBytes: opts.writeBatchBytes ?? 1 << 20,
       stallTimeoutMs: opts.stallTimeoutMs ?? 30_000,

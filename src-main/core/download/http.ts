@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { loadUndici } from './undici';
 import { redirectProblem } from './redirect';
 import { OkError } from '@contract/errors';
 
@@ -50,6 +51,7 @@ function redirectTarget(location: string, from: string, original: string): strin
 
 /** GET `url`, following http(s) redirects (hops capped, loops refused, other schemes refused). */
 export async function openFollowingRedirects(url: string, opts: OpenOptions): Promise<OpenedResponse> {
+  const { request } = await loadUndici();
   const chain = [url];
   let current = url;
   for (;;) {

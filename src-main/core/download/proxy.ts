@@ -13,8 +13,9 @@
  * to the next request without a restart; the agent of an old configuration is
  * closed once its requests are done.
  */
-import { Dispatcher, EnvHttpProxyAgent } from 'undici';
+import type { Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { OkError } from '@contract/errors';
+import { undiciLoaded } from './undici';
 
 export interface ProxyConfig {
   /** The Settings value (null or empty: none). */
@@ -67,16 +68,24 @@ export function proxyRoute(cfg: ProxyConfig): ProxyRoute {
  * An undici dispatcher that routes each request by `proxyRoute(config())`.
  * `tunnel: false` sends plain http:// requests to an HTTP proxy as absolute-URI
  * GETs (as curl does); https:// is always tunnelled with CONNECT.
+ *
+ * It does not extend undici's `Dispatcher` class, so that defining it does not load undici (see
+ * undici.ts). undici only calls `dispatch` on a dispatcher passed as `opts.dispatcher` to `request` or
+ * `fetch` (and the engine calls `close`/`destroy`), which is all this class has; `asDispatcher()` gives it
+ * the `Dispatcher` type for those options. test/download/proxy.test.ts and test/catalog/proxy.test.ts
+ * send requests through it.
  */
-export class ProxyDispatcher extends Dispatcher {
+export class ProxyDispatcher {
   private current: { key: string; agent: EnvHttpProxyAgent } | null = null;
   private readonly retired = new Set<Promise<void>>();
 
   constructor(
     private readonly config: () => ProxyConfig,
     private readonly opts: { tunnel: boolean },
-  ) {
-    super();
+  ) {}
+
+  asDispatcher(): Dispatcher {
+    return this as unknown as Dispatcher;
   }
 
   /** The agent for the configuration in force now. */
@@ -92,33 +101,21 @@ export class ProxyDispatcher extends Dispatcher {
       void closing.finally(() => this.retired.delete(closing));
     }
     // explicit values (never undefined), so undici does not read process.env behind our back
-    const agent = new EnvHttpProxyAgent({ ...route, proxyTunnel: this.opts.tunnel });
+    const agent = new (undiciLoaded().EnvHttpProxyAgent)({ ...route, proxyTunnel: this.opts.tunnel });
     this.current = { key, agent };
     return agent;
   }
 
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return this.agent().dispatch(options, handler);
   }
 
-  override close(): Promise<void>;
-  override close(callback: () => void): void;
-  override close(callback?: () => void): Promise<void> | void {
-    const done = this.shutdown((a) => a.close());
-    if (!callback) return done;
-    void done.then(callback, callback);
+  close(): Promise<void> {
+    return this.shutdown((a) => a.close());
   }
 
-  override destroy(): Promise<void>;
-  override destroy(err: Error | null): Promise<void>;
-  override destroy(callback: () => void): void;
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
-    const err = typeof a === 'function' ? null : (a ?? null);
-    const callback = typeof a === 'function' ? a : b;
-    const done = this.shutdown((agent) => agent.destroy(err));
-    if (!callback) return done;
-    void done.then(callback, callback);
+  destroy(err: Error | null = null): Promise<void> {
+    return this.shutdown((agent) => agent.destroy(err));
   }
 
   private async shutdown(how: (a: EnvHttpProxyAgent) => Promise<void>): Promise<void> {

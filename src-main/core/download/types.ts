@@ -92,7 +92,7 @@ export interface DownloaderOptions {
   stallTimeoutMs?: number;
   /** Redirect hops allowed per try; default 10. */
   maxRedirects?: number;
-  /** HTTP dispatcher; default an undici `EnvHttpProxyAgent` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY). */
+  /** HTTP dispatcher; default a `ProxyDispatcher` over the environment's proxy (http_proxy, https_proxy, no_proxy). */
   dispatcher?: Dispatcher;
   write?: WriteFn;
   /** Bytes gathered before one write; default 1 MiB. */

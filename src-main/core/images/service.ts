@@ -38,10 +38,10 @@ export class Images {
   constructor(ctx: EngineContext, opts: ImagesOptions = {}) {
     fs.mkdirSync(ctx.paths.downloads, { recursive: true });
     // The proxy from Settings (read at each request) wins over the environment's.
-    const proxied = (tunnel: boolean): ProxyDispatcher => {
+    const proxied = (tunnel: boolean): Dispatcher => {
       const d = new ProxyDispatcher(() => ({ proxy: ctx.store.settings.get().proxy, env: ctx.env }), { tunnel });
       this.owned.push(d);
-      return d;
+      return d.asDispatcher();
     };
     this.downloader = new Downloader({
       root: ctx.paths.store,
