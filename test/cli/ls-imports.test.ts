@@ -3,7 +3,7 @@
  * `vms:list`, takes no input, so it needs neither zod nor the contract's schemas (the biggest module of the
  * bundle: about 30 ms of a bundled `ls` here), nor the downloader, the catalog, tar, the HTTP client, the
  * VM planner or the root preparer. Checked by running the real command from the sources with a module hook
- * that records every module the process loads (test/helpers/record-loads.mjs): the bundle is built from the
+ * that records every module the process loads, ES modules and CommonJS (test/helpers/record-loads.mjs): the bundle is built from the
  * same import graph (its chunks follow these modules' static and dynamic imports). No timing is asserted:
  * bench/cli.mjs measures it.
  */
