@@ -48,7 +48,12 @@ const targets = {
     file: 'oklinux.mjs',
     format: 'es',
     clean: true,
-    split: true,
+    /**
+     * The modules `oklinux ls` loads through dynamic imports: the VM commands, the engine, its `vms`
+     * service and the VM manager. They and everything they import that the entry does not go into one
+     * chunk (lsChunk), so `ls` loads two files, not a dozen (each ESM file costs Node about 1 ms).
+     */
+    lsRoots: ['cli/commands/vms.ts', 'core/engine.ts', 'core/services/vms.ts', 'core/vm/manager.ts'],
   },
   supervise: {
     entry: 'src-main/core/vm/supervise-main.ts',
@@ -70,6 +75,43 @@ function inlineVersion() {
 
 /** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above); their stamp lists them too. */
 const INLINED = INLINED_DEPS;
+
+/**
+ * The chunk grouping for the CLI: `lsRoots` and their static imports, less the entry's own, in one chunk
+ * named "ls". Other dynamic imports keep a chunk each.
+ * @param {string} entry @param {string[]} roots
+ * @returns {import('rolldown').CodeSplittingOptions}
+ */
+function lsChunk(entry, roots) {
+  /** @type {Set<string> | null} */
+  let group = null;
+  /** @param {import('rolldown').ChunkingContext} ctx @param {string[]} from */
+  const closure = (ctx, from) => {
+    const seen = new Set();
+    const todo = [...from];
+    while (todo.length) {
+      const id = /** @type {string} */ (todo.pop());
+      if (seen.has(id)) continue;
+      seen.add(id);
+      todo.push(...(ctx.getModuleInfo(id)?.importedIds ?? []));
+    }
+    return seen;
+  };
+  return {
+    groups: [
+      {
+        name: (id, ctx) => {
+          if (!group) {
+            const mains = closure(ctx, [r(`./${entry}`)]);
+            group = new Set([...closure(ctx, roots.map((f) => r(`./src-main/${f}`)))].filter((m) => !mains.has(m)));
+          }
+          return group.has(id) ? 'ls' : null;
+        },
+        includeDependenciesRecursively: false,
+      },
+    ],
+  };
+}
 
 /** @param {boolean} inline */
 const nodeExternals = (inline) => [
@@ -111,7 +153,7 @@ export default defineConfig(({ mode }) => {
           format: t.format,
           entryFileNames: t.file,
           chunkFileNames: '[name]-[hash].mjs',
-          codeSplitting: 'split' in t && t.split === true,
+          codeSplitting: 'lsRoots' in t ? lsChunk(t.entry, t.lsRoots) : false,
         },
       },
     },
