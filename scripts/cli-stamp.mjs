@@ -14,8 +14,10 @@
  * dependencies), the build config, tsconfig.json (the path aliases), this file, and the package.json of
  * each dependency bundled in (zod).
  */
-import fs from 'node:fs';
-import path from 'node:path';
+// built-ins through process.getBuiltinModule (bin/oklinux.cjs loads this file on every call): an ES import
+// of one builds a facade that loads its lazy parts (node:fs its streams)
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 
 const ROOT_FILES = ['package.json', 'tsconfig.json', 'vite.main.config.mjs', 'scripts/cli-stamp.mjs'];
 const SOURCE_DIRS = ['src-main'];
