@@ -48,7 +48,12 @@ const targets = {
     file: 'oklinux.mjs',
     format: 'es',
     clean: true,
-    split: true,
+    /**
+     * The modules `oklinux ls` loads through dynamic imports: the VM commands, the engine, its `vms`
+     * service and the VM manager. They and everything they import that the entry does not go into one
+     * chunk (lsChunk), so `ls` loads two files, not a dozen (each ESM file costs Node about 1 ms).
+     */
+    lsRoots: ['cli/commands/vms.ts', 'core/engine.ts', 'core/services/vms.ts', 'core/vm/manager.ts'],
   },
   supervise: {
     entry: 'src-main/core/vm/supervise-main.ts',
@@ -68,8 +73,78 @@ function inlineVersion() {
   };
 }
 
+/**
+ * In the CLI-side bundles, Node's built-in modules are taken with `process.getBuiltinModule()` rather than
+ * `import … from "node:x"`: an ES import of a built-in makes Node build an ES facade of it, reading every
+ * export, which loads what the built-in keeps lazy (node:fs its streams, node:util MIMEType, node:module the
+ * source maps), a few ms of every CLI call (bench/cli.mjs). It rewrites rolldown's own import lines (one
+ * a line, at the top of a chunk), line for line, so the source maps still hold; one it cannot read fails
+ * the build.
+ * @returns {import('vite').Plugin}
+ */
+function builtinsWithoutFacade() {
+  return {
+    name: 'oklinux-builtins-without-facade',
+    renderChunk(code) {
+      const rewritten = code.replace(/^import (.+) from "(node:[\w/]+)";$/gm, (line, what, spec) => {
+        // `name`, `{ a, b as c }`, or `name, { a, b as c }`
+        const m = /^(?:([\w$]+)(?:, |$))?(?:\{ ([\w$]+(?: as [\w$]+)?(?:, [\w$]+(?: as [\w$]+)?)*) \})?$/.exec(what);
+        if (!m || !(m[1] || m[2])) throw new Error(`oklinux-builtins-without-facade: cannot rewrite ${line}`);
+        const mod = m[1] ?? `__${spec.replace(/\W/g, '_')}`;
+        const named = m[2] ? ` const { ${m[2].replace(/ as /g, ': ')} } = ${mod};` : '';
+        return `const ${mod} = process.getBuiltinModule(${JSON.stringify(spec)});${named}`;
+      });
+      return rewritten === code ? null : { code: rewritten, map: null };
+    },
+  };
+}
+
 /** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above); their stamp lists them too. */
 const INLINED = INLINED_DEPS;
+
+/**
+ * The chunk grouping for the CLI: `lsRoots` and their static imports, less the entry's own, in one chunk
+ * named "ls". Other dynamic imports keep a chunk each.
+ * @param {string} entry @param {string[]} roots
+ * @returns {import('rolldown').CodeSplittingOptions}
+ */
+function lsChunk(entry, roots) {
+  /** @type {Set<string> | null} */
+  let group = null;
+  /** @param {import('rolldown').ChunkingContext} ctx @param {string[]} from */
+  const closure = (ctx, from) => {
+    const seen = new Set();
+    const todo = [...from];
+    while (todo.length) {
+      const id = /** @type {string} */ (todo.pop());
+      if (seen.has(id)) continue;
+      seen.add(id);
+      todo.push(...(ctx.getModuleInfo(id)?.importedIds ?? []));
+    }
+    return seen;
+  };
+  return {
+    groups: [
+      {
+        name: (id, ctx) => {
+          if (!group) {
+            const mains = closure(ctx, [r(`./${entry}`)]);
+            group = new Set(
+              [
+                ...closure(
+                  ctx,
+                  roots.map((f) => r(`./src-main/${f}`)),
+                ),
+              ].filter((m) => !mains.has(m)),
+            );
+          }
+          return group.has(id) ? 'ls' : null;
+        },
+        includeDependenciesRecursively: false,
+      },
+    ],
+  };
+}
 
 /** @param {boolean} inline */
 const nodeExternals = (inline) => [
@@ -88,7 +163,7 @@ export default defineConfig(({ mode }) => {
   const preload = mode === 'preload';
   const cliSide = mode === 'cli' || mode === 'supervise';
   return {
-    plugins: [inlineVersion(), ...(cliSide ? [writeStampPlugin(r('.'), t.file)] : [])],
+    plugins: [inlineVersion(), ...(cliSide ? [writeStampPlugin(r('.'), t.file), builtinsWithoutFacade()] : [])],
     resolve: {
       alias: [
         { find: /^@contract$/, replacement: r('./src-main/contract/index.ts') },
@@ -111,7 +186,7 @@ export default defineConfig(({ mode }) => {
           format: t.format,
           entryFileNames: t.file,
           chunkFileNames: '[name]-[hash].mjs',
-          codeSplitting: 'split' in t && t.split === true,
+          codeSplitting: 'lsRoots' in t ? lsChunk(t.entry, t.lsRoots) : false,
         },
       },
     },

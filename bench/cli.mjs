@@ -1,7 +1,8 @@
 // npm run bench:cli
 //
 // The CLI's fixed cost: `oklinux ls` on an empty data directory (made by one `oklinux ls` first: the
-// database exists, no VM), run the way `npx oklinux` runs it (`node bin/oklinux.mjs ls`), bundled
+// database exists, no VM), run the way `npx oklinux` runs it (package.json's "bin": `node bin/oklinux.cjs ls`;
+// `node bin/oklinux.mjs ls`, an ES module entry, is shown too), bundled
 // (OKLINUX_USE_DIST=1, after building the CLI) and from the sources (OKLINUX_USE_DIST=0, through tsx),
 // against the floor every Node CLI pays: Node opening the same database with better-sqlite3 and
 // answering `SELECT * FROM vms`. Rounds alternate the three (so a busy machine slows each alike) and
@@ -15,7 +16,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const OKLINUX = path.join(REPO, 'bin', 'oklinux.mjs');
+/** What `oklinux` and `npx oklinux` run: package.json's "bin". */
+const OKLINUX = path.join(REPO, JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).bin.oklinux);
+const OKLINUX_MJS = path.join(REPO, 'bin', 'oklinux.mjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
 /** The CLI bundles, built now, so what is measured is these sources (about 2 s). */
@@ -60,6 +63,7 @@ try {
   const query = `const D=require('better-sqlite3');const db=new D(${JSON.stringify(db)});db.prepare('SELECT * FROM vms').all();db.close()`;
   const cases = {
     bundled: () => time([process.execPath, OKLINUX, 'ls'], bundled).secs,
+    mjs: () => time([process.execPath, OKLINUX_MJS, 'ls'], bundled).secs,
     source: () => time([process.execPath, OKLINUX, 'ls'], source).secs,
     baseline: () => time([process.execPath, '-e', query], { ...env, NODE_PATH: path.join(REPO, 'node_modules') }).secs,
     node: () => time([process.execPath, '-e', '0'], env).secs,
@@ -74,11 +78,13 @@ try {
     `runs: ${RUNS} each, alternating; medians; ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`,
   );
   console.log(`oklinux ls (s), bundled: ${fmt(m.bundled)}`);
+  console.log(`oklinux ls (s), bundled, as node bin/oklinux.mjs: ${fmt(m.mjs)}`);
   console.log(`oklinux ls (s), from source: ${fmt(m.source)}`);
   console.log(`node + better-sqlite3 baseline (s): ${fmt(m.baseline)}`);
   console.log(`node -e 0 (s): ${fmt(m.node)}`);
   console.log(`npx oklinux ls (s), bundled (npm's own start included): ${fmt(m.npx)}`);
   console.log(`oklinux ls bundled vs baseline: ${(m.bundled / m.baseline).toFixed(2)}`);
+  console.log(`oklinux ls bundled, as node bin/oklinux.mjs, vs baseline: ${(m.mjs / m.baseline).toFixed(2)}`);
   console.log(`oklinux ls from source vs baseline: ${(m.source / m.baseline).toFixed(2)}`);
 } finally {
   fs.rmSync(home, { recursive: true, force: true });

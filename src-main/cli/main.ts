@@ -54,7 +54,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('oklinux.mjs')) {
+if (import.meta.url === `file://${process.argv[1]}` || /oklinux\.[cm]js$/.test(process.argv[1] ?? '')) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -7,7 +7,9 @@
  */
 import type { z } from 'zod';
 import type { contract } from '@contract';
-import { toErrorPayload, validateInput, type Channel, type Envelope, type Output } from '@contract';
+import type { Channel, Envelope, Output } from '@contract';
+import { toErrorPayload } from '@contract/errors';
+import { isEmptyPayload, NO_INPUT_CHANNELS } from '@contract/no-input';
 
 /**
  * Who is calling. `local`: the desktop app's own window (Electron IPC from its
@@ -31,7 +33,11 @@ export async function dispatch(
   caller: Caller,
 ): Promise<Envelope> {
   try {
-    const input = validateInput(channel as Channel, payload);
+    // an empty payload for a channel that takes none needs no schema (nor zod: see contract/no-input.ts)
+    const input =
+      NO_INPUT_CHANNELS.has(channel) && isEmptyPayload(payload)
+        ? {}
+        : (await import('@contract/validate')).validateInput(channel as Channel, payload);
     const handler = handlers[channel as Channel] as (i: unknown, c: Caller) => unknown;
     const result = await handler(input, caller);
     return { result: result === undefined ? null : result };

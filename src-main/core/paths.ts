@@ -15,7 +15,6 @@
  * 0600 (see datadir.ts). Every unix socket path is at most SOCKET_PATH_MAX bytes: a longer
  * one would be cut short silently by the kernel's sockaddr_un.
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -101,7 +100,13 @@ export class DataPaths {
   socketDir(vmId: number): string {
     const inRun = this.runDir(vmId);
     if (SOCKET_NAMES.every((n) => Buffer.byteLength(path.join(inRun, n)) <= SOCKET_PATH_MAX)) return inRun;
-    const tag = createHash('sha256').update(this.root).digest('hex').slice(0, 12);
+    // node:crypto loads only here (it costs a CLI call about 4 ms): most data dirs' socket paths fit
+    const tag = process
+      .getBuiltinModule('node:crypto')
+      .createHash('sha256')
+      .update(this.root)
+      .digest('hex')
+      .slice(0, 12);
     return path.join(this.socketBase, `${tag}-${vmId}`);
   }
   socket(vmId: number, name: SocketName): string {

@@ -1,7 +1,7 @@
 /**
  * bin/oklinux.mjs runs the bundled CLI only while it is up to date with the sources (scripts/cli-stamp.mjs),
  * and the sources through tsx otherwise. Checked on a small copy of the repository's layout: the real
- * bin/oklinux.mjs and cli-stamp.mjs, a src-main/ whose CLI entry says "sources", and a dist/cli/ bundle
+ * bin/oklinux.mjs (which runs bin/oklinux.cjs, package.json's "bin") and cli-stamp.mjs, a src-main/ whose CLI entry says "sources", and a dist/cli/ bundle
  * that says "bundle", stamped as the build stamps it.
  */
 import fs from 'node:fs';
@@ -28,8 +28,11 @@ function stamp(): void {
   fs.writeFileSync(stampFileOf(path.join(repo, 'dist/cli/oklinux.mjs')), JSON.stringify(currentStamp(repo)));
 }
 
-function run(env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(repo, 'bin/oklinux.mjs'), 'ls'], {
+function run(
+  env: NodeJS.ProcessEnv = {},
+  entry = 'bin/oklinux.mjs',
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(repo, entry), 'ls'], {
     encoding: 'utf8',
     env: { ...process.env, OKLINUX_USE_DIST: '', OKLINUX_DEBUG: '', ...env },
   });
@@ -38,7 +41,7 @@ function run(env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string
 
 beforeEach(() => {
   repo = path.join(t.dir, `repo-${n++}`);
-  for (const f of ['bin/oklinux.mjs', 'scripts/cli-stamp.mjs']) {
+  for (const f of ['bin/oklinux.mjs', 'bin/oklinux.cjs', 'scripts/cli-stamp.mjs']) {
     fs.mkdirSync(path.dirname(path.join(repo, f)), { recursive: true });
     fs.copyFileSync(path.join(REPO, f), path.join(repo, f));
   }
@@ -59,6 +62,22 @@ describe('bin/oklinux.mjs: the bundle when it is up to date, the sources otherwi
   it('runs a fresh bundle', () => {
     expect(run()).toMatchObject({ code: 0, stdout: 'bundle\n', stderr: '' });
     expect(run({ OKLINUX_DEBUG: '1' }).stderr).toBe('oklinux: running the bundle\n');
+  });
+
+  it('bin/oklinux.cjs, the "bin" of package.json, chooses as bin/oklinux.mjs does', () => {
+    expect(run({ OKLINUX_DEBUG: '1' }, 'bin/oklinux.cjs')).toMatchObject({
+      code: 0,
+      stdout: 'bundle\n',
+      stderr: 'oklinux: running the bundle\n',
+    });
+    write('src-main/cli/main.ts', "console.log('edited');\n");
+    expect(run({ OKLINUX_DEBUG: '1' }, 'bin/oklinux.cjs')).toMatchObject({
+      code: 0,
+      stdout: 'edited\n',
+      stderr: 'oklinux: running the sources (src-main/cli/main.ts changed since the build)\n',
+    });
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ oklinux: 'bin/oklinux.cjs' });
   });
 
   it('runs the bundle after a touch or a checkout that leaves the contents as built', () => {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import readline from 'node:readline/promises';
 import type { Input, Vm } from '@contract';
 import { OkError } from '@contract/errors';
 import { needArgs, table, withEngine, type CliIO, type Command } from '../framework';
@@ -9,6 +8,7 @@ import { parsePublish } from './ports';
 import { DEFAULT_IMAGE, DEFAULT_VM } from '@core/engine';
 
 async function askYesNo(io: CliIO, question: string): Promise<boolean> {
+  const readline = await import('node:readline/promises');
   const rl = readline.createInterface({ input: process.stdin, output: io.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());

@@ -10,7 +10,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { Vm } from '@contract';
 import type { EngineContext } from '@core/context';
 import { OkError } from '@contract/errors';
@@ -157,12 +156,15 @@ export class VmManager {
       const supLog = openPrivateFile(path.join(runDir, 'supervisor.log'));
       let sup;
       try {
-        sup = spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
-          detached: true,
-          stdio: ['ignore', 'ignore', supLog],
-          // the supervisor finds the data dir (and its key) as the app does: say which one (--home)
-          env: { ...this.ctx.env, OKLINUX_HOME: path.resolve(this.ctx.paths.root) },
-        });
+        // node:child_process loads when a VM starts, not for every command (`oklinux ls`)
+        sup = process
+          .getBuiltinModule('node:child_process')
+          .spawn(this.opts.launcher.command, [...this.opts.launcher.args, planFile], {
+            detached: true,
+            stdio: ['ignore', 'ignore', supLog],
+            // the supervisor finds the data dir (and its key) as the app does: say which one (--home)
+            env: { ...this.ctx.env, OKLINUX_HOME: path.resolve(this.ctx.paths.root) },
+          });
       } finally {
         fs.closeSync(supLog);
       }

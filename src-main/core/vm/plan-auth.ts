@@ -21,10 +21,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { OkError } from '@contract/errors';
 import { defaultDataDir } from '@core/paths';
 import type { LaunchPlan } from './supervisor';
+
+/** node:crypto, loaded on first use: a CLI call that signs or checks no plan (`oklinux ls`) does not pay for it. */
+const crypto = (): typeof Crypto => process.getBuiltinModule('node:crypto');
 
 export const SUPERVISE_KEY_FILE = 'supervise.key';
 const KEY_BYTES = 32;
@@ -59,10 +62,10 @@ export function superviseKey(dataDir: string, opts: { create: boolean }): Buffer
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !opts.create) throw e;
   }
-  const tmp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = `${file}.${process.pid}-${crypto().randomBytes(6).toString('hex')}.tmp`;
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
-    fs.writeSync(fd, randomBytes(KEY_BYTES));
+    fs.writeSync(fd, crypto().randomBytes(KEY_BYTES));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -78,7 +81,7 @@ export function superviseKey(dataDir: string, opts: { create: boolean }): Buffer
 }
 
 const mac = (key: Buffer, planJson: string): Buffer =>
-  createHmac('sha256', key).update(DOMAIN).update(planJson, 'utf8').digest();
+  crypto().createHmac('sha256', key).update(DOMAIN).update(planJson, 'utf8').digest();
 
 /** Write `plan` to `file` with its MAC under the data directory's key (made if missing). */
 export function writeSignedPlan(file: string, plan: LaunchPlan, dataDir: string): void {
@@ -148,7 +151,7 @@ export function loadSignedPlan(file: string, env: NodeJS.ProcessEnv = process.en
     refuse(file, `the key ${path.join(dataDir, SUPERVISE_KEY_FILE)} cannot be used (${(e as Error).message})`);
   }
   const expected = mac(key, outer.plan);
-  if (!timingSafeEqual(expected, Buffer.from(outer.mac, 'hex'))) {
+  if (!crypto().timingSafeEqual(expected, Buffer.from(outer.mac, 'hex'))) {
     refuse(
       file,
       `its MAC does not match the key of ${dataDir} (it was changed, or written for another data directory)`,

@@ -9,7 +9,6 @@
  *   search is made u+rwx (never following a link), then removal is tried again;
  * - whatever could not be removed is reported path by path with the reason and the fix.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -27,15 +26,18 @@ function rmArgs(dir: string): string[] {
 /** Runs rm; resolves with its stderr lines (empty when it succeeded). */
 function runRm(dir: string): Promise<string[]> {
   return new Promise((resolve) => {
-    execFile(
-      RM,
-      rmArgs(dir),
-      { env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, maxBuffer: 4 << 20 },
-      (err, _stdout, stderr) => {
-        const lines = stderr.split('\n').filter(Boolean);
-        resolve(err && !lines.length ? [String(err.message)] : lines);
-      },
-    );
+    // node:child_process loads when a tree is removed, not for every command (`oklinux ls`)
+    process
+      .getBuiltinModule('node:child_process')
+      .execFile(
+        RM,
+        rmArgs(dir),
+        { env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, maxBuffer: 4 << 20 },
+        (err, _stdout, stderr) => {
+          const lines = stderr.split('\n').filter(Boolean);
+          resolve(err && !lines.length ? [String(err.message)] : lines);
+        },
+      );
   });
 }
 
