@@ -66,7 +66,7 @@ export interface EngineOptions {
 export function defaultLauncher(): SupervisorLauncher {
   return {
     command: process.execPath,
-    args: [fileURLToPath(new URL('../../bin/oklinux.mjs', import.meta.url)), '__supervise'],
+    args: [fileURLToPath(new URL('../../bin/oklinux.cjs', import.meta.url)), '__supervise'],
   };
 }
 

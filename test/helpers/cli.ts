@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-export const OKLINUX_BIN = fileURLToPath(new URL('../../bin/oklinux.mjs', import.meta.url));
+export const OKLINUX_BIN = fileURLToPath(new URL('../../bin/oklinux.cjs', import.meta.url));
 
 export interface CliResult {
   code: number | null;

@@ -1,6 +1,6 @@
 import type { Command } from '../framework';
 
-/** `oklinux __supervise PLAN`: a VM's supervisor process (bin/oklinux.mjs usually runs it without the CLI). */
+/** `oklinux __supervise PLAN`: a VM's supervisor process (bin/oklinux.cjs usually runs it without the CLI). */
 export const superviseCommand: Command = {
   name: '__supervise',
   usage: '__supervise <plan.json>',
