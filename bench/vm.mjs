@@ -29,7 +29,7 @@
 // 4. `boot to prompt, app vs fastest raw QEMU` and `stop to stopped (s)`: the okLinux-shaped kernel on the
 //    app's default machine (bench/vm-boot.mjs says how).
 //
-// BENCH_ONLY=boot runs only 4.
+// BENCH_ONLY=boot runs only 4; BENCH_ONLY=launch only 3.
 //
 // Working files live under .cache/bench/ (ignored by git) and are removed at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -348,6 +348,10 @@ if (process.env.BENCH_ONLY === 'boot') {
   const okBoot = await benchOkBoot(CACHE);
   console.log(`boot to prompt, app vs fastest raw QEMU: ${fmt(okBoot.ratio)}`);
   console.log(`stop to stopped (s): ${fmt(okBoot.stop)}`);
+  process.exit(0);
+}
+if (process.env.BENCH_ONLY === 'launch') {
+  console.log(`launch ratio app/raw: ${fmt(await benchLaunch())}`);
   process.exit(0);
 }
 const shares = await benchShares();
