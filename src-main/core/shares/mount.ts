@@ -66,9 +66,10 @@ export type P9CacheMode = (typeof P9_CACHE_MODES)[number];
  * getattr, as a setattr invalidates the cached attributes; tar's own /etc/passwd and /etc/group opens; clunks).
  * In that trace (300 files, host load ~5) a request spent ~0.17 ms in QEMU's 9p server and ~1.4 ms in the TCG guest
  * (its 9p/virtio path, the wake-up, and tar between requests),
- * so the ratio to ext4 follows the host's load: 3.6 in an earlier run, 5.4-8.3 on a shared 2-core host (load 2-6),
- * on `pc` and `microvm` alike. Closing the gap needs a guest with fewer round trips (a newer kernel's 9p
- * caching) or KVM, not a mount option.
+ * and the ratio to ext4 swings with the host: 3.6 in an earlier run; on a shared 2-core host (load 0.4-6) 5.4-7.2 on
+ * `microvm` (the app's machine for okLinux) and 6.3-11.9 on `pc`, whose ext4 root is faster. Closing the gap needs
+ * a guest with fewer round trips (a newer kernel's 9p caching) or cheaper ones (KVM; not measured: bench:root runs TCG,
+ * as the VM tests do), not a mount option.
  */
 export const ROOT_CACHE: P9CacheMode = 'loose';
 
