@@ -2,8 +2,10 @@
 //
 // The metadata workload on a VM's root, 9p against ext4 (#11 item 5). Each run is one guest under QEMU TCG with
 // the okLinux-shaped test kernel (test/fixtures/oklinux-kernel.sh), no initrd, booted with the app's own argv
-// (core/vmm/qemu.ts: the app's default 2 vCPUs and 1024 MiB) and oklinux-init as PID 1. Its oklinux.run= script
-// times, in the guest, with /proc/uptime (10 ms):
+// (core/vmm/qemu.ts: the app's default 2 vCPUs and 1024 MiB) and oklinux-init as PID 1, on the machine the app
+// picks for an okLinux bundle (its kernel has virtio-mmio built in): chooseMachine('auto') in core/vmm/machine.ts,
+// which under TCG is microvm when the host reports its TSC rate, else pc (BENCH_ROOT_MACHINE=pc|microvm sets it, as
+// `create --machine` does). Its oklinux.run= script times, in the guest, with /proc/uptime (10 ms):
 //   untar  tar -xf of a tarball of BENCH_ROOT_FILES (default 5,000) small files (100 B to 8 KiB, 10 x 10 folders),
 //          made on the host at run time and put in the root (page cache dropped first, so it is read cold);
 //   find   find | wc -l over the tree;     du   du -s over it;     rm   rm -rf of it;     sync   sync.
@@ -12,8 +14,8 @@
 // Roots, each from the same busybox tree (test/fixtures/guest.ts buildRootDir):
 //   - 9p: the app's root share (rootParams) with cache= each of BENCH_ROOT_MODES (default: none mmap loose, plus
 //     fscache when the kernel has CONFIG_9P_FSCACHE; the test kernel does not, which is said);
-//   - ext4: an image made at run time with `mkfs.ext4 -d` from that tree, on virtio-blk (the app's argv plus
-//     -drive/virtio-blk-pci, root=/dev/vda).
+//   - ext4: an image made at run time with `mkfs.ext4 -d` from that tree, as the app boots a disk root (the spec's
+//     rootDisk: -drive plus virtio-blk on the machine's transport, root=/dev/vda).
 // Prints one line per root and, with the app's default root options (ROOT_CACHE),
 //   metadata workload 9p root vs ext4 root: X
 // = total time on the 9p root / total on ext4 (how many times faster ext4 is). One run each (TCG is slow).
@@ -25,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CACHE } from '../src-main/core/shares/mount.ts';
 import { ROOT_TAG } from '../src-main/core/shares/tags.ts';
 import { GUEST_INIT_PATH } from '../src-main/core/vm/root.ts';
+import { hostTscKhz } from '../src-main/core/vmm/accel.ts';
+import { chooseMachine } from '../src-main/core/vmm/machine.ts';
 import { qemuArgv } from '../src-main/core/vmm/qemu.ts';
 import { DEFAULT_CPUS, DEFAULT_MEMORY_MIB } from '../src-main/core/vm/create.ts';
 import { buildRootDir, requireQemu } from '../test/fixtures/guest.ts';
@@ -79,19 +83,34 @@ echo ROOTBENCH-DONE
 `;
 }
 
-/** The app's argv for a VM whose root is `root` (a 9p share), or no root share (the caller adds a disk). */
-function appArgv(work, root, extraParams) {
+/**
+ * The machine the app gives a VM of an okLinux bundle (plan.ts qemuMachineOf): the kernel has virtio-mmio, the
+ * accelerator is TCG; microvm also gets the host TSC's rate.
+ */
+async function appMachine() {
+  const setting = process.env.BENCH_ROOT_MACHINE ?? 'auto';
+  if (!['auto', 'pc', 'microvm'].includes(setting))
+    throw new Error(`BENCH_ROOT_MACHINE=${setting}: use auto, pc or microvm`);
+  const tscKhz = setting === 'pc' ? null : await hostTscKhz();
+  const { machine, reason } = chooseMachine('bench', setting, { virtioMmio: true, accel: 'tcg', tscKhz });
+  return { spec: machine === 'microvm' && tscKhz ? { machine, tscKhz } : { machine }, reason };
+}
+
+/** The app's argv for a VM whose root is `root`: a 9p share ({ share }) or an ext4 disk ({ disk }). */
+function appArgv(work, machine, root) {
   const spec = {
     name: 'bench',
     kernelPath: okKernelPath(),
-    params: ['console=ttyS0 quiet', 'panic=-1', `init=${GUEST_INIT_PATH}`, ...extraParams, runArg(guestScript())],
+    params: ['console=ttyS0 quiet', 'panic=-1', `init=${GUEST_INIT_PATH}`, runArg(guestScript())],
     cpus: DEFAULT_CPUS,
     memoryMiB: DEFAULT_MEMORY_MIB,
     accel: 'tcg',
     runDir: work,
     controlSocket: path.join(work, 'qmp.sock'),
     shares: [],
-    ...(root ? { rootShare: { tag: ROOT_TAG, hostPath: root } } : {}),
+    ...machine,
+    ...(root.share ? { rootShare: { tag: ROOT_TAG, hostPath: root.share } } : {}),
+    ...(root.disk ? { rootDisk: { path: root.disk, readOnly: false } } : {}),
   };
   return qemuArgv(spec);
 }
@@ -139,6 +158,7 @@ async function main() {
       .split(/\s+/)
       .filter(Boolean);
     if (!modes.includes(ROOT_CACHE)) modes.unshift(ROOT_CACHE);
+    const machine = await appMachine();
 
     // the workload's tarball, made now, and the root tree it goes into
     const tree = path.join(work, 'tree');
@@ -148,7 +168,7 @@ async function main() {
     must('tar', ['-cf', path.join(template, 'bench.tar'), '-C', tree, '.']);
     fs.rmSync(tree, { recursive: true });
     console.log(
-      `workload: ${FILES} files, tarball ${(fs.statSync(path.join(template, 'bench.tar')).size / 1e6).toFixed(1)} MB; kernel ${kernel}`,
+      `workload: ${FILES} files, tarball ${(fs.statSync(path.join(template, 'bench.tar')).size / 1e6).toFixed(1)} MB; kernel ${kernel}; machine ${machine.spec.machine} (${machine.reason})`,
     );
 
     // ext4 on virtio-blk
@@ -156,22 +176,15 @@ async function main() {
     fs.writeFileSync(img, '');
     fs.truncateSync(img, 1024 ** 3);
     must('mkfs.ext4', ['-q', '-F', '-d', template, img]);
-    const ext4Argv = [
-      ...appArgv(work, null, ['root=/dev/vda', 'rootfstype=ext4', 'rw']),
-      '-drive',
-      `file=${img.replaceAll(',', ',,')},format=raw,if=none,id=root0`,
-      '-device',
-      'virtio-blk-pci,drive=root0',
-    ];
-    const ext4 = await runGuest('ext4 root', ext4Argv);
-    console.log(`ext4 root (virtio-blk): ${fmt(ext4)}`);
+    const ext4 = await runGuest('ext4 root', appArgv(work, machine.spec, { disk: img }));
+    console.log(`ext4 root (virtio-blk, ${machine.spec.machine}): ${fmt(ext4)}`);
     fs.rmSync(img);
 
     const results = {};
     for (const mode of modes) {
       const root = path.join(work, `9p-${mode}`);
       fs.cpSync(template, root, { recursive: true, verbatimSymlinks: true });
-      const argv = appArgv(work, root, []);
+      const argv = appArgv(work, machine.spec, { share: root });
       const i = argv.indexOf('-append');
       argv[i + 1] = argv[i + 1].replace(/(rootflags=\S*)cache=\w+/, `$1cache=${mode}`);
       results[mode] = await runGuest(`9p root cache=${mode}`, argv);
