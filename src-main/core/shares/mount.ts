@@ -54,22 +54,16 @@ export type P9CacheMode = (typeof P9_CACHE_MODES)[number];
  * on the host to a running VM's root (a `--root-dir` edited by hand) may go unseen by the guest until it restarts.
  * Shares keep `cache=mmap` (mountOptions): the host may change them while the guest runs.
  *
- * Why `loose` and not more (bench:root on the okLinux-shaped 6.1 kernel, TCG, the app's machine): `loose` is the
- * fastest mode this kernel has that loses nothing. `fscache` needs CONFIG_9P_FSCACHE (not built) and caches data,
- * not the metadata round trips that dominate; 6.1 has no `noxattr`; `access=` changes who attaches, not how
- * many requests, and `posixacl` adds ACL xattr requests;
- * msize hardly matters for small messages (6.1 sizes their buffers by type): 65536 against 512000 differed by less than
- * run-to-run noise.
- * What stays is the 6.1 client's round trips: QEMU's 9p trace counts about 40 requests per file over the workload
- * (untar: two failed walks, as `loose` drops negative dentries; walk + lcreate; walk + getattr for the inode; walk +
- * lopen of the writeback fid; a write forced out by the first setattr; chown, chmod and utimes each a setattr then a
- * getattr, as a setattr invalidates the cached attributes; tar's own /etc/passwd and /etc/group opens; clunks).
- * In that trace (300 files, host load ~5) a request spent ~0.17 ms in QEMU's 9p server and ~1.4 ms in the TCG guest
- * (its 9p/virtio path, the wake-up, and tar between requests),
- * and the ratio to ext4 swings with the host: 3.6 in an earlier run; on a shared 2-core host (load 0.4-6) 5.4-7.2 on
- * `microvm` (the app's machine for okLinux) and 6.3-11.9 on `pc`, whose ext4 root is faster. Closing the gap needs
- * a guest with fewer round trips (a newer kernel's 9p caching) or cheaper ones (KVM; not measured: bench:root runs TCG,
- * as the VM tests do), not a mount option.
+ * Why `loose` and not more: it is the fastest mode of the 6.1 test kernel that loses nothing. `fscache` needs
+ * CONFIG_9P_FSCACHE (not built) and caches data, not the metadata round trips that dominate; 6.1 has no `noxattr`;
+ * `access=` changes who attaches, not how many requests, and `posixacl` adds ACL xattr requests; msize hardly
+ * matters for small messages (65536 against 512000 differed by less than run-to-run noise). What stays is the
+ * client's round trips: QEMU's 9p trace counts about 40 requests per file on bench:root's untar (two failed walks,
+ * as `loose` drops negative dentries; walk + lcreate; walk + getattr; walk + lopen of the writeback fid; a write
+ * forced out by the first setattr; chown, chmod and utimes each a setattr then a getattr; tar's own /etc/passwd and
+ * /etc/group opens; clunks), each through the guest's 9p/virtio path on an emulated CPU. Closing the gap needs a
+ * guest with fewer round trips (a newer kernel's 9p caching) or cheaper ones (KVM), not a mount option. Figures:
+ * the README's "Root filesystems".
  */
 export const ROOT_CACHE: P9CacheMode = 'loose';
 
