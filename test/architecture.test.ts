@@ -20,6 +20,7 @@ import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { CHANNELS, type Channel } from '@contract';
+import { walk } from './helpers/imports';
 
 const REPO = path.resolve(__dirname, '..');
 const MAIN = path.join(REPO, 'src-main');
@@ -42,16 +43,6 @@ const NOT_IN_CLI: Record<string, string> = {
   'downloads:cancel': 'a command cancels its own download with Ctrl-C; other processes own theirs',
   'fs:list': 'a folder browser for a browser page, which cannot see host paths; a terminal has its shell',
 };
-
-function walk(dir: string, exts: string[]): string[] {
-  const out: string[] = [];
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, d.name);
-    if (d.isDirectory()) out.push(...walk(p, exts));
-    else if (exts.some((e) => d.name.endsWith(e)) && !d.name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** The TypeScript text of a file: a Svelte component's <script> blocks, or the file itself. */
 function scriptOf(file: string): string {

@@ -3,25 +3,16 @@
  * about 120 ms of CPU that `oklinux start` of a pulled image would otherwise take from the guest's boot.
  * Read with TypeScript's parser over every file of src-main; type-only imports load nothing.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SRC, runtimeImports } from '../helpers/imports';
+import { SRC, runtimeImports, walk } from '../helpers/imports';
 import { ProxyDispatcher } from '@core/download/proxy';
 import { loadUndici } from '@core/download/undici';
 import { startTestServer } from '../helpers/http';
 
-function sources(dir: string): string[] {
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .flatMap((d) =>
-      d.isDirectory() ? sources(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : [],
-    );
-}
-
 describe('undici', () => {
   it('is imported statically by no file of src-main', () => {
-    const files = sources(SRC);
+    const files = walk(SRC, ['.ts']);
     expect(files.length).toBeGreaterThan(50);
     expect(files.filter((f) => runtimeImports(f).includes('undici')).map((f) => path.relative(SRC, f))).toEqual([]);
   });

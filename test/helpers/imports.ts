@@ -1,13 +1,25 @@
 /**
  * The runtime import graph of src-main, read with TypeScript's parser: type-only imports load nothing and are
  * skipped. Used by tests that hold what a hot path loads (test/vm/supervise-imports.test.ts,
- * test/download/undici-lazy.test.ts).
+ * test/download/undici-lazy.test.ts), and the source walk test/architecture.test.ts uses too.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 
 export const SRC = path.resolve(__dirname, '../../src-main');
+
+/** The files under `dir` whose names end with one of `exts` (declaration files left out). */
+export function walk(dir: string, exts: string[]): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) out.push(...walk(p, exts));
+    else if (exts.some((e) => d.name.endsWith(e)) && !d.name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
 const ALIASES: Record<string, string> = { '@core/': 'core/', '@contract/': 'contract/', '@contract': 'contract/index' };
 
 function resolve(from: string, spec: string): string | null {
