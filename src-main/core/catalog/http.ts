@@ -27,7 +27,7 @@ let shared: Dispatcher | undefined;
 
 /** The process-wide proxy-aware dispatcher (the environment's proxy), made on first use. */
 export function defaultDispatcher(): Dispatcher {
-  shared ??= new ProxyDispatcher(() => ({ proxy: null, env: process.env }), { tunnel: true }).asDispatcher();
+  shared ??= ProxyDispatcher.fromEnv(true);
   return shared;
 }
 

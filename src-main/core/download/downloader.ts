@@ -49,9 +49,7 @@ export class Downloader {
       cas: this.cas,
       state: opts.state,
       // proxyTunnel: false sends plain http:// requests to an HTTP proxy as absolute-URI GETs (as curl does).
-      dispatcher:
-        opts.dispatcher ??
-        new ProxyDispatcher(() => ({ proxy: null, env: process.env }), { tunnel: false }).asDispatcher(),
+      dispatcher: opts.dispatcher ?? ProxyDispatcher.fromEnv(false),
       write: opts.write ?? writeChunks,
       writeBatchBytes: opts.writeBatchBytes ?? 1 << 20,
       stallTimeoutMs: opts.stallTimeoutMs ?? 30_000,

@@ -84,6 +84,11 @@ export class ProxyDispatcher {
     private readonly opts: { tunnel: boolean },
   ) {}
 
+  /** A dispatcher over the environment's proxy only (http_proxy, https_proxy, no_proxy), as undici's type. */
+  static fromEnv(tunnel: boolean): Dispatcher {
+    return new ProxyDispatcher(() => ({ proxy: null, env: process.env }), { tunnel }).asDispatcher();
+  }
+
   asDispatcher(): Dispatcher {
     return this as unknown as Dispatcher;
   }

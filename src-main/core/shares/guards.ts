@@ -64,12 +64,16 @@ export function shareGuards(
  */
 export function checkTlsPlacement(ctx: EngineContext, tls: { ca: string; cert?: string; key?: string }): void {
   const data = canonical(ctx.paths.root);
-  const writable = guestFolders(ctx.store);
-  const readable: GuestFolder[] = [];
-  for (const vm of ctx.store.vms.list())
-    for (const sh of ctx.store.shares.list(vm.name))
-      readable.push({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` });
-  const files: [string | undefined, string, string, GuestFolder[]][] = [
+  // each folder's realpath taken once, not once per TLS file
+  const resolved = (g: GuestFolder) => ({ ...g, real: canonical(g.dir) });
+  const writable = guestFolders(ctx.store).map(resolved);
+  const readable: (typeof writable)[number][] = [];
+  // (only the key must stay out of read-only shares too)
+  if (tls.key)
+    for (const vm of ctx.store.vms.list())
+      for (const sh of ctx.store.shares.list(vm.name))
+        readable.push(resolved({ dir: sh.hostPath, what: `the share "${sh.tag}" of the VM "${vm.name}"` }));
+  const files: [string | undefined, string, string, typeof writable][] = [
     [tls.ca, 'CA file', '--ca', writable],
     [tls.cert, 'client certificate', '--cert', writable],
     [tls.key, 'client key', '--key', [...writable, ...readable]],
@@ -80,9 +84,7 @@ export function checkTlsPlacement(ctx: EngineContext, tls: { ca: string; cert?: 
     const where =
       relation(real, data) === 'inside'
         ? `the data directory (${ctx.paths.root}), where VM roots and disks live`
-        : folders
-            .map((g) => (relation(real, canonical(g.dir)) === 'inside' ? `${g.what} (${g.dir})` : null))
-            .find(Boolean);
+        : folders.map((g) => (relation(real, g.real) === 'inside' ? `${g.what} (${g.dir})` : null)).find(Boolean);
     if (where)
       throw new OkError(
         'INVALID_INPUT',

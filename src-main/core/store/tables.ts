@@ -72,7 +72,7 @@ export function vmTable(store: StoreCore) {
             now(),
             v.rootDisk ?? null,
             v.rootDiskSource ?? null,
-            // 'auto' is stored as NULL (migration 8)
+            // 'auto' is stored as NULL (migration 9)
             v.machine && v.machine !== 'auto' ? v.machine : null,
           );
         return t.get(v.name);

@@ -18,8 +18,6 @@ import { DEFAULT_IMAGE, DEFAULT_VM } from './defaults';
 
 export const DEFAULT_CPUS = 2;
 export const DEFAULT_MEMORY_MIB = 1024;
-/** The bundle "Launch okLinux" and `oklinux run` use when none is named. */
-export { DEFAULT_IMAGE, DEFAULT_VM };
 
 export async function createVm(ctx: EngineContext, vms: VmManager, input: Input<'vms:create'>): Promise<Vm> {
   if (input.rootDir && input.rootDisk) {

@@ -129,7 +129,8 @@ async function qemuMachineOf(
   const accel = target.accel.accel;
   const tscKhz = accel === 'tcg' && vm.machine !== 'pc' ? await hostTscKhz() : null;
   const { machine } = chooseMachine(vm.name, vm.machine, { virtioMmio: image.virtioMmio ?? false, accel, tscKhz });
-  return machine === 'microvm' && accel === 'tcg' && tscKhz ? { machine, tscKhz } : { machine };
+  // tscKhz is read under TCG only
+  return machine === 'microvm' && tscKhz ? { machine, tscKhz } : { machine };
 }
 
 /** The VM's shares with the backend's mount options; on a start, each host folder is checked again. */

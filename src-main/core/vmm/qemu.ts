@@ -45,10 +45,10 @@ export function qemuArgv(spec: VmSpec): string[] {
   }
   const machine = QEMU_MACHINES[spec.machine ?? 'pc'];
   const hasConsole = spec.params.some((g) => /(^|\s)console=/.test(g));
+  const lead = hasConsole ? [] : ['console=ttyS0'];
   const machineParams = machine.params(spec.accel, spec.tscKhz);
-  const extra = [...(hasConsole ? [] : ['console=ttyS0']), ...machineParams].join(' ');
-  const groups = kernelParamGroups(spec, 'qemu', extra);
-  const append = [...(hasConsole ? [] : ['console=ttyS0']), ...groups, ...machineParams].join(' ');
+  const groups = kernelParamGroups(spec, 'qemu', [...lead, ...machineParams].join(' '));
+  const append = [...lead, ...groups, ...machineParams].join(' ');
 
   const argv = [
     ...(machine.option ? ['-M', machine.option] : []),
