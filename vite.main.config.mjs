@@ -99,9 +99,6 @@ function builtinsWithoutFacade() {
   };
 }
 
-/** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above); their stamp lists them too. */
-const INLINED = INLINED_DEPS;
-
 /**
  * The chunk grouping for the CLI: `lsRoots` and their static imports, less the entry's own, in one chunk
  * named "ls". Other dynamic imports keep a chunk each.
@@ -152,7 +149,7 @@ const nodeExternals = (inline) => [
   ...builtinModules,
   ...builtinModules.map((m) => `node:${m}`),
   ...Object.keys(pkg.dependencies)
-    .filter((d) => !(inline && INLINED.includes(d)))
+    .filter((d) => !(inline && INLINED_DEPS.includes(d)))
     .map((d) => new RegExp(`^${d}(/.*)?$`)),
 ];
 
@@ -171,7 +168,7 @@ export default defineConfig(({ mode }) => {
         { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
       ],
     },
-    ssr: preload ? { noExternal: true, external: ['electron'] } : cliSide ? { noExternal: INLINED } : {},
+    ssr: preload ? { noExternal: true, external: ['electron'] } : cliSide ? { noExternal: INLINED_DEPS } : {},
     build: {
       ssr: r(`./${t.entry}`),
       outDir: r(`./${t.outDir}`),
