@@ -3,8 +3,8 @@
  *   --mode main     src-main/electron/main.ts    -> dist/main/electron/main.js (ESM)
  *   --mode preload  src-main/electron/preload.ts -> dist/main/electron/preload.cjs (CommonJS, one file,
  *                   since a sandboxed preload can require nothing but 'electron')
- *   --mode cli      src-main/cli/main.ts         -> dist/cli/oklinux.mjs (ESM; bin/oklinux.mjs runs it
- *                   with OKLINUX_USE_DIST=1)
+ *   --mode cli      src-main/cli/main.ts         -> dist/cli/oklinux.mjs (ESM; bin/oklinux.cjs runs it
+ *                   while its stamp says it is up to date)
  *   --mode supervise src-main/core/vm/supervise-main.ts -> dist/cli/supervise.mjs (the VM supervisor alone,
  *                   so starting a VM does not load the whole CLI)
  * Dependencies stay external (they ship in node_modules, natives rebuilt for Electron); the app's version
@@ -14,7 +14,7 @@
  * chunks beside oklinux.mjs (dist/cli/, so paths relative to import.meta.url stay right), and zod is bundled
  * into the CLI and the supervisor: loaded from node_modules it is some 300 files (every locale) and
  * costs about four times as long. Each CLI build also writes a stamp of its inputs (cli-stamp.mjs), which
- * bin/oklinux.mjs checks before it runs the bundle instead of the sources.
+ * bin/oklinux.cjs checks before it runs the bundle instead of the sources.
  */
 import { builtinModules } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -99,9 +99,6 @@ function builtinsWithoutFacade() {
   };
 }
 
-/** Pure-JavaScript dependencies bundled into the CLI and the supervisor (see above); their stamp lists them too. */
-const INLINED = INLINED_DEPS;
-
 /**
  * The chunk grouping for the CLI: `lsRoots` and their static imports, less the entry's own, in one chunk
  * named "ls". Other dynamic imports keep a chunk each.
@@ -152,7 +149,7 @@ const nodeExternals = (inline) => [
   ...builtinModules,
   ...builtinModules.map((m) => `node:${m}`),
   ...Object.keys(pkg.dependencies)
-    .filter((d) => !(inline && INLINED.includes(d)))
+    .filter((d) => !(inline && INLINED_DEPS.includes(d)))
     .map((d) => new RegExp(`^${d}(/.*)?$`)),
 ];
 
@@ -171,7 +168,7 @@ export default defineConfig(({ mode }) => {
         { find: /^@core\/(.*)$/, replacement: r('./src-main/core/$1') },
       ],
     },
-    ssr: preload ? { noExternal: true, external: ['electron'] } : cliSide ? { noExternal: INLINED } : {},
+    ssr: preload ? { noExternal: true, external: ['electron'] } : cliSide ? { noExternal: INLINED_DEPS } : {},
     build: {
       ssr: r(`./${t.entry}`),
       outDir: r(`./${t.outDir}`),

@@ -3,7 +3,7 @@
  *
  * Each CLI-side build (vite.main.config.mjs --mode cli|supervise) writes `<bundle>.stamp.json` beside its
  * bundle: every input file with its size and mtime, the mtime of every folder of sources, and one SHA-256
- * over the inputs' paths and contents, taken when the build starts. bin/oklinux.mjs runs a bundle only when
+ * over the inputs' paths and contents, taken when the build starts. bin/oklinux.cjs runs a bundle only when
  * its stamp still matches: the same set of input files, and either the same sizes and mtimes or, when some
  * mtime moved (a checkout, a touch), the same contents. Anything else (a missing or unreadable stamp, a file
  * added, removed or changed) means stale, and the sources run instead. The set of files is taken as
@@ -62,7 +62,7 @@ function unchangedInputs(root, stamp) {
 
 /** @param {string} root @param {string[]} files */
 function contentHash(root, files) {
-  // node:crypto loads only when some mtime moved (a few ms bin/oklinux.mjs does not pay on every call)
+  // node:crypto loads only when some mtime moved (a few ms bin/oklinux.cjs does not pay on every call)
   const h = process.getBuiltinModule('node:crypto').createHash('sha256');
   for (const f of files) {
     h.update(`${f}\0`);
@@ -75,7 +75,7 @@ function contentHash(root, files) {
 /**
  * The stamp of the inputs as they are now.
  * @param {string} root the repository
- * @returns {{ hash: string, files: Record<string, [number, number]> }}
+ * @returns {{ hash: string, files: Record<string, [number, number]>, dirs: Record<string, number> }}
  */
 export function currentStamp(root) {
   /** @type {string[]} */

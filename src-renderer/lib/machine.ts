@@ -18,11 +18,14 @@ const MACHINES: Record<Vm['machine'], { label: string; title: string }> = {
   },
 };
 
+/** The entry for a setting; one this table lacks reads as auto. */
+const of = (machine: Vm['machine']): { label: string; title: string } => MACHINES[machine] ?? MACHINES.auto;
+
 export function machineLabel(machine: Vm['machine']): string {
-  return (MACHINES[machine] ?? MACHINES.auto).label;
+  return of(machine).label;
 }
 
 /** What the setting means, for a tooltip. */
 export function machineTitle(machine: Vm['machine']): string {
-  return (MACHINES[machine] ?? MACHINES.auto).title;
+  return of(machine).title;
 }

@@ -22,8 +22,17 @@ function named(list: Command[], name: string): Command {
   return found;
 }
 
-const vms = async (name: string): Promise<Command> => named((await import('./vms')).vmCommands, name);
-const images = async (name: string): Promise<Command> => named((await import('./images')).imageCommands, name);
+/** An entry for a command of the VM commands' module, or of the image commands' module. */
+const vms = (name: string, summary: string): CommandEntry => ({
+  name,
+  summary,
+  load: async () => named((await import('./vms')).vmCommands, name),
+});
+const images = (name: string, summary: string): CommandEntry => ({
+  name,
+  summary,
+  load: async () => named((await import('./images')).imageCommands, name),
+});
 
 export const commands: CommandEntry[] = [
   {
@@ -31,63 +40,22 @@ export const commands: CommandEntry[] = [
     summary: 'Check this machine: KVM, QEMU, bldy/crosvm, data directory, disk space.',
     load: async () => (await import('./doctor')).doctorCommand,
   },
-  {
-    name: 'images',
-    summary: 'List the images available (okLinux releases, catalog bundles) and the installed ones (imports too).',
-    load: () => images('images'),
-  },
-  {
-    name: 'pull',
-    summary: 'Download, verify and install an image (resumes an interrupted download). "bldy" installs the VMM.',
-    load: () => images('pull'),
-  },
-  {
-    name: 'import',
-    summary: 'Import a local kernel (bzImage), a tarball holding arch/x86/boot/bzImage, or a manifest.',
-    load: () => images('import'),
-  },
-  {
-    name: 'verify',
-    summary: 'Rehash every installed artifact and report any that are damaged.',
-    load: () => images('verify'),
-  },
-  {
-    name: 'catalog',
-    summary: 'Manage catalog sources (manifests). okLinux releases are always included.',
-    load: () => images('catalog'),
-  },
-  {
-    name: 'run',
-    summary: 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.',
-    load: () => vms('run'),
-  },
-  { name: 'create', summary: 'Create a VM (nothing is started).', load: () => vms('create') },
-  {
-    name: 'ls',
-    summary: 'List VMs and their state (stopped, starting, running, stopping, crashed).',
-    load: () => vms('ls'),
-  },
-  {
-    name: 'start',
-    summary: 'Start a VM (pulling its image first if needed); --attach connects to its console.',
-    load: () => vms('start'),
-  },
-  {
-    name: 'stop',
-    summary: 'Stop a VM: ask the guest to power off, then SIGTERM, then SIGKILL. --force kills it now.',
-    load: () => vms('stop'),
-  },
-  {
-    name: 'console',
-    summary: "Attach to a running VM's serial console. Detach with Ctrl-] (the VM keeps running).",
-    load: () => vms('console'),
-  },
-  { name: 'logs', summary: "Print the end of a VM's console log.", load: () => vms('logs') },
-  {
-    name: 'rm',
-    summary: 'Remove a VM (or, with --image or when no VM has the name, an installed image).',
-    load: () => vms('rm'),
-  },
+  images(
+    'images',
+    'List the images available (okLinux releases, catalog bundles) and the installed ones (imports too).',
+  ),
+  images('pull', 'Download, verify and install an image (resumes an interrupted download). "bldy" installs the VMM.'),
+  images('import', 'Import a local kernel (bzImage), a tarball holding arch/x86/boot/bzImage, or a manifest.'),
+  images('verify', 'Rehash every installed artifact and report any that are damaged.'),
+  images('catalog', 'Manage catalog sources (manifests). okLinux releases are always included.'),
+  vms('run', 'Launch okLinux: create the VM if missing, pull what it needs, start it and attach its console.'),
+  vms('create', 'Create a VM (nothing is started).'),
+  vms('ls', 'List VMs and their state (stopped, starting, running, stopping, crashed).'),
+  vms('start', 'Start a VM (pulling its image first if needed); --attach connects to its console.'),
+  vms('stop', 'Stop a VM: ask the guest to power off, then SIGTERM, then SIGKILL. --force kills it now.'),
+  vms('console', "Attach to a running VM's serial console. Detach with Ctrl-] (the VM keeps running)."),
+  vms('logs', "Print the end of a VM's console log."),
+  vms('rm', 'Remove a VM (or, with --image or when no VM has the name, an installed image).'),
   {
     name: 'share',
     summary:
@@ -95,7 +63,7 @@ export const commands: CommandEntry[] = [
       '9p+quic://HOST:PORT/ANAME --ca FILE).',
     load: async () => (await import('./shares')).shareCommand,
   },
-  { name: 'root', summary: "Work on a VM's root filesystem.", load: () => vms('root') },
+  vms('root', "Work on a VM's root filesystem."),
   {
     name: '__supervise',
     summary: 'Internal: run a VM supervisor (started by "oklinux start").',
