@@ -15,67 +15,42 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { OKLINUX_BIN, runCli } from '../test/helpers/cli.ts';
+import { runCli } from '../test/helpers/cli.ts';
 import { TEST_BUNDLE, processesMentioning, serveTestBundle, vmEnv } from '../test/helpers/vm.ts';
+import { followBoot, nowSecs, procStarts, startApp } from './app-start.mjs';
 
 const READY = 'oklinux-init: ready';
-const BOOT_MARKER = '[oklinux] ---- VM started ';
-const CLK_TCK = 100;
-const nowSecs = () => Number(process.hrtime.bigint()) / 1e9;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const fmt = (x, d = 2) => x.toFixed(d);
 
-function procStart(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
 async function appBoot(env, home, vm) {
-  const log = path.join(home, 'vms', vm, 'console.log');
-  let from = fs.existsSync(log) ? fs.statSync(log).size : 0;
-  const t0 = nowSecs();
-  const cli = spawn(process.execPath, [OKLINUX_BIN, 'start', vm], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let cliExit;
-  cli.stdout.on('data', (d) => (out += d));
-  cli.stderr.on('data', (d) => (out += d));
-  cli.on('close', () => (cliExit = nowSecs() - t0));
+  const run = startApp(env, home, vm);
   let first;
   let procs;
-  for (;;) {
-    if (nowSecs() > t0 + 180 || cli.exitCode > 0) throw new Error(`no "${READY}" after "oklinux start ${vm}"\n${out}`);
-    await new Promise((r) => setTimeout(r, 5));
-    if (!fs.existsSync(log)) continue;
-    if (fs.statSync(log).size < from) from = 0;
-    const text = fs.readFileSync(log).subarray(from).toString('utf8');
-    const marker = text.indexOf(BOOT_MARKER);
-    const eol = marker < 0 ? -1 : text.indexOf('\n', marker);
-    if (eol < 0) continue;
-    const boot = text.slice(eol + 1);
-    if (boot.length > 0 && first === undefined) {
-      first = nowSecs() - t0;
-      procs = processesMentioning(home).map((p) => ({ ...p, start: procStart(p.pid) }));
-    }
-    if (boot.includes(READY)) break;
-  }
-  const secs = nowSecs() - t0;
-  await new Promise((r) => (cli.exitCode !== null ? r() : cli.on('close', r)));
+  const secs = await followBoot(run, {
+    timeoutSecs: 180,
+    awaiting: `"${READY}"`,
+    onBoot: (boot) => {
+      if (boot.length > 0 && first === undefined) {
+        first = nowSecs() - run.t0;
+        procs = procStarts(home);
+      }
+      return boot.includes(READY);
+    },
+  });
+  await new Promise((r) => (run.cli.exitCode !== null ? r() : run.cli.on('close', r)));
   const at = (what) => {
     const s = procs?.find((p) => p.cmd.includes(what))?.start;
-    return s === undefined ? '?' : fmt(s - t0);
+    return s === undefined ? '?' : fmt(s - run.t0);
   };
   return {
     secs,
     detail:
       `supervisor started +${at('supervise')} s, VMM started +${at('qemu-system')} s, ` +
-      `first console byte +${fmt(first)} s, CLI exited +${fmt(cliExit ?? NaN)} s`,
+      `first console byte +${fmt(first)} s, CLI exited +${fmt(run.exitSecs ?? NaN)} s`,
   };
 }
 

@@ -39,8 +39,9 @@ import { fileURLToPath } from 'node:url';
 import { mountOptions } from '../src-main/core/shares/mount.ts';
 import { buildInitramfs, kernelPath } from '../test/fixtures/guest.ts';
 import { Guest, runArg } from '../test/fixtures/qemu.ts';
-import { OKLINUX_BIN, REPO as REPO_ROOT, runCli } from '../test/helpers/cli.ts';
+import { REPO as REPO_ROOT, runCli } from '../test/helpers/cli.ts';
 import { TEST_BUNDLE, processesMentioning, serveTestBundle, vmEnv } from '../test/helpers/vm.ts';
+import { followBoot, nowSecs, procStarts, startApp } from './app-start.mjs';
 import { benchOkBoot } from './vm-boot.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -49,7 +50,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PAIRS = Number(process.env.BENCH_LAUNCH_PAIRS ?? 7);
 const FILE_MIB = 64;
 const VM = 'bench';
-const CLK_TCK = 100; // /proc/<pid>/stat start times are in USER_HZ ticks, 100 on Linux
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -207,18 +207,6 @@ class BootWatch {
   }
 }
 
-/** Start time of a process, in seconds on the clock of process.hrtime (CLOCK_MONOTONIC); undefined once gone. */
-function procStart(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
-const nowSecs = () => Number(process.hrtime.bigint()) / 1e9;
-
 function waitExit(child) {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
@@ -227,50 +215,35 @@ function waitExit(child) {
   });
 }
 
-const BOOT_MARKER = '[oklinux] ---- VM started ';
-
 async function appRun(env, home) {
-  const log = path.join(home, 'vms', VM, 'console.log');
-  let from = fs.existsSync(log) ? fs.statSync(log).size : 0;
-  const t0 = nowSecs();
-  const cli = spawn(process.execPath, [OKLINUX_BIN, 'start', VM], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let cliOut = '';
-  let cliExit;
-  cli.stdout.on('data', (d) => (cliOut += d));
-  cli.stderr.on('data', (d) => (cliOut += d));
-  cli.on('close', () => (cliExit = nowSecs() - t0));
-  const watch = new BootWatch(t0);
+  const run = startApp(env, home, VM);
+  const watch = new BootWatch(run.t0);
   let procs;
   let seen = 0;
-  for (;;) {
-    if (nowSecs() > t0 + 120 || cli.exitCode > 0)
-      throw new Error(`no guest console line after "oklinux start ${VM}"\n${cliOut}\n${watch.text}`);
-    await new Promise((r) => setTimeout(r, 5));
-    if (!fs.existsSync(log)) continue;
-    if (fs.statSync(log).size < from) from = 0; // rotated
-    const text = fs.readFileSync(log).subarray(from).toString('utf8');
-    const marker = text.indexOf(BOOT_MARKER);
-    const eol = marker < 0 ? -1 : text.indexOf('\n', marker);
-    if (eol < 0) continue;
-    const boot = text.slice(eol + 1);
-    const done = boot.length > seen && watch.feed(boot.slice(seen));
-    seen = boot.length;
-    // the VMM has printed, so it and the supervisor are alive: note when they started
-    if (watch.firmware) procs ??= processesMentioning(home).map((p) => ({ ...p, start: procStart(p.pid) }));
-    if (done) break;
-  }
+  await followBoot(run, {
+    timeoutSecs: 120,
+    awaiting: 'guest console line',
+    context: () => `\n${watch.text}`,
+    onBoot: (boot) => {
+      const done = boot.length > seen && watch.feed(boot.slice(seen));
+      seen = boot.length;
+      // the VMM has printed, so it and the supervisor are alive: note when they started
+      if (watch.firmware) procs ??= procStarts(home);
+      return done;
+    },
+  });
   const at = (what) => {
     const start = procs.find((p) => p.cmd.includes(what))?.start;
-    return start === undefined ? '?' : fmt(start - t0);
+    return start === undefined ? '?' : fmt(start - run.t0);
   };
-  if ((await waitExit(cli)) !== 0) throw new Error(`oklinux start ${VM} failed:\n${cliOut}`);
+  if ((await waitExit(run.cli)) !== 0) throw new Error(`oklinux start ${VM} failed:\n${run.out}`);
   const stop = await runCli(['stop', VM, '--force'], { env });
   if (stop.code !== 0) throw new Error(`oklinux stop ${VM} --force failed:\n${stop.stderr}${stop.stdout}`);
   return {
     ...watch.guest,
     detail:
       `supervisor started +${at('__supervise')} s, VMM started +${at('qemu-system')} s, ` +
-      `firmware's first line +${fmt(watch.firmware.secs)} s, CLI exited +${fmt(cliExit)} s`,
+      `firmware's first line +${fmt(watch.firmware.secs)} s, CLI exited +${fmt(run.exitSecs)} s`,
   };
 }
 

@@ -32,6 +32,21 @@ function u16(n: number): Buffer {
   return b;
 }
 
+/** One T-message as it goes on the wire: size[4] type[1] tag[2], then its fields. */
+export function tmessage(type: number, tag: number, parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(7);
+  head.writeUInt32LE(7 + body.length, 0);
+  head.writeUInt8(type, 4);
+  head.writeUInt16LE(tag, 5);
+  return Buffer.concat([head, body]);
+}
+
+/** Tattach's fields: fid[4] afid[4] (none) uname[s] aname[s] n_uname[4]. */
+export function attachFields(fid: number, aname: string, uid: number, uname = ''): Buffer[] {
+  return [u32(fid), u32(NOFID), str(uname), str(aname), u32(uid)];
+}
+
 export class NinePError extends Error {
   constructor(
     readonly errno: number,
@@ -91,14 +106,9 @@ export class NineP {
   rpc(type: number, parts: Buffer[], what: string, tag?: number): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     const t = tag ?? this.takeTag();
-    const body = Buffer.concat(parts);
-    const head = Buffer.alloc(7);
-    head.writeUInt32LE(7 + body.length, 0);
-    head.writeUInt8(type, 4);
-    head.writeUInt16LE(t, 5);
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(t, { resolve, reject, what, want: type + 1 });
-      this.io.write(Buffer.concat([head, body]));
+      this.io.write(tmessage(type, t, parts));
     });
   }
 
@@ -116,7 +126,7 @@ export class NineP {
 
   /** Tattach; returns the root's qid type (0x80 = directory). */
   async attach(fid: number, aname: string, uid: number, uname = ''): Promise<number> {
-    const r = await this.rpc(T.attach, [u32(fid), u32(NOFID), str(uname), str(aname), u32(uid)], 'Tattach');
+    const r = await this.rpc(T.attach, attachFields(fid, aname, uid, uname), 'Tattach');
     return r.body.readUInt8(0);
   }
 

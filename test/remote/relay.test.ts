@@ -12,7 +12,7 @@ import { Relay, TcpTransport, formatRemoteUrl, parseRemoteUrl, remoteMountParam 
 import { relayClientArgv } from '@core/engine';
 import { tmpDir } from '../helpers/tmp';
 import { freePort, startDiod } from '../helpers/diod';
-import { NineP } from './ninep';
+import { NineP, T, attachFields, tmessage } from './ninep';
 
 const t = tmpDir('oklinux-relay-');
 let diod: { port: number; stop(): Promise<void> };
@@ -198,16 +198,7 @@ describe('relay', () => {
       expect(refused).toEqual([`pub: the guest asked for the export "${secret}" instead of "${pub}"`]);
       // a Tattach split across writes, with the wrong aname, is refused too
       const split = await session();
-      const body = Buffer.concat([
-        Buffer.from([1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0]),
-        Buffer.from([secret.length & 0xff, secret.length >> 8]),
-        Buffer.from(secret),
-        Buffer.from([0, 0, 0, 0]),
-      ]);
-      const frame = Buffer.concat([Buffer.alloc(7), body]);
-      frame.writeUInt32LE(frame.length, 0);
-      frame.writeUInt8(104, 4);
-      frame.writeUInt16LE(9, 5);
+      const frame = tmessage(T.attach, 9, attachFields(1, secret, 0));
       const closed = new Promise((r) => split.io.once('close', r));
       for (let i = 0; i < frame.length; i += 5) {
         split.io.write(frame.subarray(i, i + 5));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OkError } from '@contract/errors';
 import { qemuArgv, qemuOptValue } from '@core/vmm/qemu';
-import { connectQmp } from '@core/vmm/qmp';
+import { connectQmp, type QmpClient } from '@core/vmm/qmp';
 import type { ShareSpec, VmSpec } from '@core/vmm/types';
 import { ROOT_TAG, mountOptions } from '@core/shares';
 import { ensureTools } from '../fixtures/guest';
@@ -394,6 +394,24 @@ describe('qemuArgv on the microvm machine (golden)', () => {
   });
 });
 
+/** QEMU on `s`'s argv, paused (-S): `check` gets its QMP, then QEMU quits cleanly (exit 0, nothing on stderr). */
+async function onPausedQemu(s: VmSpec, check: (qmp: QmpClient) => Promise<void>): Promise<void> {
+  const q = startQemu([...qemuArgv(s), '-S']);
+  try {
+    const qmp = await connectQmp(s.controlSocket);
+    await check(qmp);
+    await qmp.quit();
+    expect(await q.exited).toEqual({ code: 0, signal: null });
+    expect(q.stderr()).toBe('');
+  } finally {
+    await stopQemu(q);
+  }
+}
+
+/** The devices QEMU made from -device (no id given). */
+const anonDevices = (qmp: QmpClient) =>
+  qmp.execute<{ name: string; type: string }[]>('qom-list', { path: '/machine/peripheral-anon' });
+
 describe('qemuArgv against a real QEMU', () => {
   let tmp: string;
   beforeAll(() => {
@@ -416,13 +434,9 @@ describe('qemuArgv against a real QEMU', () => {
       rootShare: { tag: ROOT_TAG, hostPath: path.join(tmp, 'root') },
       shares: [share('colon', path.join(tmp, 'a:b c,d'), false), share('ro', path.join(tmp, 'ro,dir'), true)],
     });
-    const q = startQemu([...qemuArgv(s), '-S']);
-    try {
-      const qmp = await connectQmp(s.controlSocket);
+    await onPausedQemu(s, async (qmp) => {
       expect(await qmp.queryStatus()).toEqual({ status: 'prelaunch', running: false });
-      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
-        path: '/machine/peripheral-anon',
-      });
+      const devices = await anonDevices(qmp);
       const nine = devices
         .filter((d) => d.type === 'child<virtio-9p-pci>')
         .map((d) => d.name)
@@ -441,12 +455,7 @@ describe('qemuArgv against a real QEMU', () => {
         ['colon', 'fs1'],
         ['ro', 'fs2'],
       ]);
-      await qmp.quit();
-      expect(await q.exited).toEqual({ code: 0, signal: null });
-      expect(q.stderr()).toBe('');
-    } finally {
-      await stopQemu(q);
-    }
+    });
   });
 
   it('accepts the network options: one virtio-net NIC on the user netdev, restricted', async () => {
@@ -458,12 +467,8 @@ describe('qemuArgv against a real QEMU', () => {
       controlSocket: path.join(tmp, 'net.sock'),
       net: { mode: 'restricted' },
     });
-    const q = startQemu([...qemuArgv(s), '-S']);
-    try {
-      const qmp = await connectQmp(s.controlSocket);
-      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
-        path: '/machine/peripheral-anon',
-      });
+    await onPausedQemu(s, async (qmp) => {
+      const devices = await anonDevices(qmp);
       const nics = devices.filter((d) => d.type === 'child<virtio-net-pci>');
       expect(nics).toHaveLength(1);
       const nic = `/machine/peripheral-anon/${nics[0]!.name}`;
@@ -471,12 +476,7 @@ describe('qemuArgv against a real QEMU', () => {
       expect(await qmp.execute('qom-get', { path: nic, property: 'romfile' })).toBe('');
       const info = await qmp.execute<string>('human-monitor-command', { 'command-line': 'info network' });
       expect(info).toMatch(/n0: index=0,type=user,net=10\.0\.2\.0,restrict=on/);
-      await qmp.quit();
-      expect(await q.exited).toEqual({ code: 0, signal: null });
-      expect(q.stderr()).toBe('');
-    } finally {
-      await stopQemu(q);
-    }
+    });
   });
   it('microvm: QEMU takes the argv, with the 9p, net and blk devices on virtio-mmio', async () => {
     const disk = path.join(tmp, 'disk.img');
@@ -493,13 +493,9 @@ describe('qemuArgv against a real QEMU', () => {
       shares: [share('ro', path.join(tmp, 'ro,dir'), true)],
       net: { mode: 'nat' },
     });
-    const q = startQemu([...qemuArgv(s), '-S']);
-    try {
-      const qmp = await connectQmp(s.controlSocket);
+    await onPausedQemu(s, async (qmp) => {
       expect(await qmp.queryStatus()).toEqual({ status: 'prelaunch', running: false });
-      const devices = await qmp.execute<{ name: string; type: string }[]>('qom-list', {
-        path: '/machine/peripheral-anon',
-      });
+      const devices = await anonDevices(qmp);
       expect(
         devices
           .map((d) => d.type)
@@ -507,11 +503,6 @@ describe('qemuArgv against a real QEMU', () => {
           .sort(),
       ).toEqual(['child<virtio-9p-device>', 'child<virtio-blk-device>', 'child<virtio-net-device>']);
       expect(await qmp.execute('qom-get', { path: '/machine', property: 'type' })).toBe('microvm-machine');
-      await qmp.quit();
-      expect(await q.exited).toEqual({ code: 0, signal: null });
-      expect(q.stderr()).toBe('');
-    } finally {
-      await stopQemu(q);
-    }
+    });
   });
 });
